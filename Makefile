@@ -1,0 +1,107 @@
+# bedup: whole-file deduplication for btrfs, as a toolkit of small filters.
+# GNU make. Every program lives in cmd/NAME/ (NAME.c plus a man page) and
+# links lib/libbedup.a; adding a program needs no change here.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC      ?= cc
+PKGS     = libbtrfsutil libxxhash
+CFLAGS  ?= -O2 -g
+WERROR  ?= -Werror
+BD_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra $(WERROR) \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -Ilib \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+BD_LIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+CFLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Debian packages the build and the tests need (make deps installs them).
+DEB_DEPS = build-essential btrfs-progs libbtrfsutil-dev libxxhash-dev pkg-config \
+	bats bats-support bats-assert mandoc xxhash strace util-linux e2fsprogs
+
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:.c=.o)
+CMDS    = $(notdir $(patsubst %/,%,$(wildcard cmd/bedup-*/)))
+BINS    = $(foreach c,$(CMDS),cmd/$(c)/$(c))
+SCRIPTS = $(wildcard cmd/bedup/bedup)
+MAN1    = $(wildcard cmd/*/*.1)
+MAN5    = $(wildcard cmd/*/*.5)
+MAN7    = $(wildcard cmd/*/*.7)
+MAN8    = $(wildcard cmd/*/*.8)
+MANS    = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
+TESTBINS = tests/recio
+
+.PHONY: all check test deps demo bench install uninstall clean lint-man
+
+all: $(BINS) $(TESTBINS)
+
+lib/%.o: lib/%.c lib/bedup.h
+	$(CC) $(BD_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+lib/libbedup.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+.SECONDEXPANSION:
+$(BINS): %: $$(wildcard $$(dir $$@)*.c) lib/libbedup.a lib/bedup.h
+	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) lib/libbedup.a $(BD_LIBS)
+
+tests/recio: tests/recio.c lib/libbedup.a lib/bedup.h
+	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libbedup.a $(BD_LIBS)
+
+# Installs what is missing, so that "make check" works on a fresh Debian.
+deps:
+	@missing=$$(for p in $(DEB_DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# check: deps first, then a fresh make so that pkg-config is asked only
+# once the -dev packages are there.
+check: deps
+	$(MAKE) all
+	$(MAKE) test
+
+test: lint-man
+	bats --tap tests
+
+lint-man:
+	@for m in $(MANS); do mandoc -Tlint -W warning $$m || exit 1; done; \
+	echo "mandoc -Tlint: $(words $(MANS)) pages clean"
+
+demo: deps
+	$(MAKE) all
+	@if [ -x tests/demo.sh ]; then sh tests/demo.sh; else \
+		echo "bedup demo: the bedup command is not written yet; the stages are:"; \
+		ls cmd; fi
+
+bench:
+	@if [ -x bench/run ]; then bench/run; else echo "make bench: no benchmarks yet"; fi
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BINS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
+	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(CMDS) $(notdir $(SCRIPTS)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+
+clean:
+	rm -f lib/*.o lib/libbedup.a $(BINS) $(TESTBINS)

@@ -1,0 +1,240 @@
+/* bedup.h: the one header of libbedup, one section per file of lib/. */
+#ifndef BEDUP_H
+#define BEDUP_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#define BD_VERSION "0.1"
+
+/* ---- err.c: messages, exit status, allocation ---------------------- */
+
+/* Program name for messages, and the exit status so far (0, or 1 once
+ * something was skipped or failed). The only global mutable state. */
+extern const char *bd_prog;
+extern int bd_status;
+
+/* Sets bd_prog from argv[0] (its last component). */
+void bd_init(const char *argv0);
+
+/* Prints "PROG: MSG" on stderr; a format ending in ':' appends
+ * strerror(errno), as in sbase. bd_fail also sets bd_status to 1;
+ * bd_die exits with status 2. */
+void bd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void bd_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* As bd_warn/bd_fail, with the message about PATH: "PROG: PATH: MSG",
+ * PATH escaped as in records so that one problem is one line. */
+void bd_pwarn(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bd_pfail(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "usage: USAGE" to stderr and exits 2. */
+_Noreturn void bd_usage(const char *usage);
+
+/* Flushes stdout and returns the exit status: bd_status, or 2 when
+ * the output could not be written (a full disk must not look like
+ * success). Call as "return bd_finish();" at the end of main. */
+int bd_finish(void);
+
+void *bd_emalloc(size_t n);
+void *bd_ecalloc(size_t n, size_t size);
+void *bd_erealloc(void *p, size_t n);
+char *bd_estrdup(const char *s);
+
+/* ---- num.c: numbers on the command line and in records ------------ */
+
+/* Parses a decimal uint64 with no sign, no spaces, no overflow.
+ * Returns 0, or -1 with errno EINVAL (not a number) or ERANGE. */
+int bd_parse_u64(const char *s, uint64_t *out);
+
+/* Parses a size with an optional K, M, G or T suffix (powers of 1024),
+ * as in "-s 1M". Returns 0 or -1 like bd_parse_u64. */
+int bd_parse_size(const char *s, uint64_t *out);
+
+/* ---- escape.c: the PATH escaping of RECORDS.md --------------------- */
+
+/* Writes the N bytes of S to F escaped ("\\", "\t", "\n", "\r",
+ * "\ooo" for other bytes < 0x20 and 0x7f). Returns 0, or -1 on a write
+ * error. */
+int bd_escape_write(FILE *f, const char *s, size_t n);
+
+/* Returns the escaped form of the NUL-terminated S, freshly allocated. */
+char *bd_escape_str(const char *s);
+
+/* Decodes S (N bytes) in place; *OUTN gets the decoded length and a NUL
+ * is stored after it. Returns 0, or -1 on an escape RECORDS.md does not
+ * define (a lone backslash, "\x", "\400", a raw TAB or LF). */
+int bd_unescape(char *s, size_t n, size_t *outn);
+
+/* ---- record.c: one file record ------------------------------------ */
+
+#define BD_FSID_LEN 36
+#define BD_HASH_LEN 32
+
+struct bd_record {
+	uint64_t size;
+	char hash[BD_HASH_LEN + 1];   /* "-", or 32 lowercase hex digits */
+	char fsid[BD_FSID_LEN + 1];   /* lowercase UUID with dashes */
+	uint64_t subvol;
+	uint64_t ino;
+	uint64_t gen;
+	char *path;                   /* decoded, NUL-terminated */
+	size_t pathlen;
+};
+
+/* Parses LINE (LEN bytes, no trailing LF) into R. PATH is decoded in
+ * place, so R->path points into LINE. Returns 0, or -1 with WHY (WHYLEN
+ * bytes) holding what is wrong, such as "expected 7 fields, got 3". */
+int bd_record_parse(char *line, size_t len, struct bd_record *r, char *why, size_t whylen);
+
+/* Writes R as one record line. Returns 0 or -1 on a write error. */
+int bd_record_write(FILE *f, const struct bd_record *r);
+
+/* True when A and B name the same inode: (FSID, SUBVOL, INO). */
+int bd_record_same_inode(const struct bd_record *a, const struct bd_record *b);
+
+/* True when A and B belong to one group: equal (SIZE, HASH, FSID). */
+int bd_record_same_group(const struct bd_record *a, const struct bd_record *b);
+
+/* Copies R with its own copy of the path (free with bd_record_free). */
+void bd_record_copy(struct bd_record *dst, const struct bd_record *src);
+void bd_record_free(struct bd_record *r);
+
+/* ---- input.c: the shared input loop -------------------------------- */
+
+/* Reads records from the files named on the command line, or stdin when
+ * there are none ("-" is stdin too). Malformed lines are reported as
+ * "PROG: [FILE: ]line N: WHY", set bd_status to 1 and are skipped; empty
+ * lines are ignored. */
+struct bd_input {
+	char **files;
+	int nfiles;
+	int idx;
+	FILE *f;
+	const char *name;             /* NULL for stdin */
+	uint64_t lineno;
+	char *line;
+	size_t cap;
+	struct bd_record peek;        /* a record read ahead by bd_group_next */
+	int have_peek;
+};
+
+/* Opens every FILE up front and exits 2 if one cannot be opened, so that
+ * a typo does nothing at all. */
+void bd_input_init(struct bd_input *in, int nfiles, char **files);
+
+/* Reads the next record into R (valid until the next call). Returns 1,
+ * or 0 at the end of input. Exits 2 on a read error. */
+int bd_input_next(struct bd_input *in, struct bd_record *r);
+
+/* Reports a problem with the current line: "PROG: [FILE: ]line N: MSG"
+ * and sets bd_status to 1. */
+void bd_input_fail(const struct bd_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void bd_input_close(struct bd_input *in);
+
+/* ---- group.c: runs of records with equal (SIZE, HASH, FSID) ------- */
+
+struct bd_group {
+	struct bd_record *r;          /* owned copies */
+	size_t n;
+	size_t cap;
+};
+
+/* Reads the next group (a maximal run of adjacent records with equal
+ * SIZE, HASH and FSID; RECORDS.md) into G, replacing what it held.
+ * Returns the number of records, 0 at the end of input. */
+size_t bd_group_next(struct bd_input *in, struct bd_group *g);
+void bd_group_free(struct bd_group *g);
+
+/* ---- btrfs.c: what the stages ask of btrfs ------------------------- */
+
+/* Writes the filesystem UUID of the btrfs file FD is on to OUT as 36
+ * lowercase characters. Returns 0, or -1 with errno (ENOTTY: not btrfs). */
+int bd_fsid_fd(int fd, char out[BD_FSID_LEN + 1]);
+
+/* The id of the subvolume (tree root) FD is in. Returns 0 or -1/errno. */
+int bd_subvol_fd(int fd, uint64_t *id);
+
+/* The inode's generation as FS_IOC_GETVERSION reports it. The kernel
+ * gives only its low 32 bits; compare with (uint32_t)rec->gen. */
+int bd_igen_fd(int fd, uint32_t *gen);
+
+/* The filesystem's current generation (transaction id), from
+ * BTRFS_IOC_FS_INFO. Any change made after this call gets a generation
+ * at least this large. Returns 0 or -1/errno. */
+int bd_fs_generation_fd(int fd, uint64_t *gen);
+
+/* ---- open.c: opening the inode a record names --------------------- */
+
+/* Opens PATH with FLAGS (O_NOFOLLOW is added), refusing a symlink in any
+ * component of the path (ELOOP), whatever its length: paths longer than
+ * PATH_MAX are opened piece by piece. Returns an fd or -1/errno. */
+int bd_open_nofollow(const char *path, int flags);
+
+enum bd_open_result {
+	BD_OPEN_OK = 0,
+	BD_OPEN_GONE,                 /* no such file (deleted or renamed) */
+	BD_OPEN_OTHER,                /* path names another inode or not a regular file */
+	BD_OPEN_ERROR,                /* see errno */
+};
+
+/* Opens the file R names for reading (O_RDONLY|O_NOFOLLOW|O_NOATIME|
+ * O_CLOEXEC plus EXTRA flags) and checks it is a regular file and the
+ * inode R names: same FSID, SUBVOL, INO and generation. Never opens a
+ * non-regular file for reading (a FIFO, a device). On BD_OPEN_OK, *FD is
+ * the open file and ST its stat. */
+enum bd_open_result bd_open_record(const struct bd_record *r, int extra, int *fd, struct stat *st);
+
+/* What went wrong, for a message, for a result other than BD_OPEN_OK
+ * (uses errno for BD_OPEN_ERROR). */
+const char *bd_open_strerror(enum bd_open_result res);
+
+/* ---- fiemap.c: physical layout of a file's data -------------------- */
+
+struct bd_extent {
+	uint64_t logical;
+	uint64_t physical;
+	uint64_t length;
+	uint32_t flags;               /* FIEMAP_EXTENT_* */
+};
+
+struct bd_extents {
+	struct bd_extent *e;
+	size_t n;
+	size_t cap;
+};
+
+/* Reads the extent map of FD (FIEMAP, after syncing nothing: delalloc
+ * extents show as such). Returns 0 or -1/errno. */
+int bd_extents_get(int fd, struct bd_extents *x);
+
+/* True when A and B map every byte to the same physical place, i.e. the
+ * two files already share all their data (no delalloc, inline or
+ * unknown extents, which cannot be compared). */
+int bd_extents_same(const struct bd_extents *a, const struct bd_extents *b);
+
+/* Bytes of X in extents the kernel marks shared. */
+uint64_t bd_extents_shared_bytes(const struct bd_extents *x);
+
+void bd_extents_free(struct bd_extents *x);
+
+/* ---- atomic.c: replace a file atomically --------------------------- */
+
+/* Starts a new version of PATH: a temp file in the same directory.
+ * Write to the returned stream, then bd_atomic_commit (fflush, fsync,
+ * rename over PATH, fsync of the directory) or bd_atomic_abort. A crash
+ * at any point leaves the old or the new file, never a broken one. */
+struct bd_atomic {
+	FILE *f;
+	char *path;
+	char *tmp;
+};
+int bd_atomic_open(struct bd_atomic *a, const char *path);
+int bd_atomic_commit(struct bd_atomic *a);
+void bd_atomic_abort(struct bd_atomic *a);
+
+#endif

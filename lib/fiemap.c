@@ -1,0 +1,116 @@
+/* fiemap.c: where a file's data lies on disk, to see what is shared. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
+#include <linux/fiemap.h>
+
+#include "bedup.h"
+
+#define BATCH 256
+
+/* extents whose place cannot be compared with another file's */
+#define UNCOMPARABLE (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | \
+	FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED)
+
+static void
+push(struct bd_extents *x, const struct fiemap_extent *fe)
+{
+	struct bd_extent *last = x->n ? &x->e[x->n - 1] : NULL;
+	uint32_t fl = fe->fe_flags & ~(FIEMAP_EXTENT_LAST | FIEMAP_EXTENT_SHARED);
+
+	/* merge pieces contiguous both in the file and on disk, so that
+	 * two files sharing one extent compare equal however it is split */
+	if (last && last->logical + last->length == fe->fe_logical &&
+	    last->physical + last->length == fe->fe_physical &&
+	    (last->flags & ~FIEMAP_EXTENT_SHARED) == fl &&
+	    (last->flags & FIEMAP_EXTENT_SHARED) == (fe->fe_flags & FIEMAP_EXTENT_SHARED)) {
+		last->length += fe->fe_length;
+		return;
+	}
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 16;
+		x->e = bd_erealloc(x->e, x->cap * sizeof *x->e);
+	}
+	x->e[x->n].logical = fe->fe_logical;
+	x->e[x->n].physical = fe->fe_physical;
+	x->e[x->n].length = fe->fe_length;
+	x->e[x->n].flags = fl | (fe->fe_flags & FIEMAP_EXTENT_SHARED);
+	x->n++;
+}
+
+int
+bd_extents_get(int fd, struct bd_extents *x)
+{
+	struct fiemap *fm;
+	uint64_t start = 0;
+	unsigned i;
+	int last = 0;
+
+	x->n = 0;
+	fm = bd_emalloc(sizeof *fm + BATCH * sizeof fm->fm_extents[0]);
+	while (!last) {
+		memset(fm, 0, sizeof *fm);
+		fm->fm_start = start;
+		fm->fm_length = FIEMAP_MAX_OFFSET - start;
+		fm->fm_extent_count = BATCH;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
+			int e = errno;
+
+			free(fm);
+			errno = e;
+			return -1;
+		}
+		if (fm->fm_mapped_extents == 0)
+			break;
+		for (i = 0; i < fm->fm_mapped_extents; i++) {
+			push(x, &fm->fm_extents[i]);
+			if (fm->fm_extents[i].fe_flags & FIEMAP_EXTENT_LAST)
+				last = 1;
+		}
+		i = fm->fm_mapped_extents - 1;
+		start = fm->fm_extents[i].fe_logical + fm->fm_extents[i].fe_length;
+	}
+	free(fm);
+	return 0;
+}
+
+int
+bd_extents_same(const struct bd_extents *a, const struct bd_extents *b)
+{
+	size_t i;
+
+	if (a->n != b->n || a->n == 0)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		const struct bd_extent *p = &a->e[i], *q = &b->e[i];
+
+		if ((p->flags | q->flags) & UNCOMPARABLE)
+			return 0;
+		if (p->logical != q->logical || p->physical != q->physical ||
+		    p->length != q->length)
+			return 0;
+	}
+	return 1;
+}
+
+uint64_t
+bd_extents_shared_bytes(const struct bd_extents *x)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < x->n; i++)
+		if (x->e[i].flags & FIEMAP_EXTENT_SHARED)
+			n += x->e[i].length;
+	return n;
+}
+
+void
+bd_extents_free(struct bd_extents *x)
+{
+	free(x->e);
+	x->e = NULL;
+	x->n = x->cap = 0;
+}

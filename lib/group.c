@@ -1,0 +1,60 @@
+/* group.c: reading runs of records with equal (SIZE, HASH, FSID). */
+#include <stdlib.h>
+
+#include "bedup.h"
+
+static void
+clear(struct bd_group *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		bd_record_free(&g->r[i]);
+	g->n = 0;
+}
+
+static void
+push(struct bd_group *g, const struct bd_record *r)
+{
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->r = bd_erealloc(g->r, g->cap * sizeof *g->r);
+	}
+	g->r[g->n++] = *r;
+}
+
+size_t
+bd_group_next(struct bd_input *in, struct bd_group *g)
+{
+	struct bd_record r, c;
+
+	clear(g);
+	if (in->have_peek) {
+		push(g, &in->peek);          /* ownership moves to the group */
+		in->have_peek = 0;
+	} else {
+		if (!bd_input_next(in, &r))
+			return 0;
+		bd_record_copy(&c, &r);
+		push(g, &c);
+	}
+	while (bd_input_next(in, &r)) {
+		bd_record_copy(&c, &r);
+		if (!bd_record_same_group(&g->r[0], &c)) {
+			in->peek = c;
+			in->have_peek = 1;
+			break;
+		}
+		push(g, &c);
+	}
+	return g->n;
+}
+
+void
+bd_group_free(struct bd_group *g)
+{
+	clear(g);
+	free(g->r);
+	g->r = NULL;
+	g->cap = 0;
+}

@@ -1,0 +1,119 @@
+/* input.c: the one input loop every stage reads records with. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bedup.h"
+
+void
+bd_input_init(struct bd_input *in, int nfiles, char **files)
+{
+	int i;
+
+	memset(in, 0, sizeof *in);
+	in->files = files;
+	in->nfiles = nfiles;
+	in->idx = -1;
+	/* open all up front: a missing file means nothing is done (exit 2) */
+	for (i = 0; i < nfiles; i++) {
+		FILE *f;
+
+		if (strcmp(files[i], "-") == 0)
+			continue;
+		f = fopen(files[i], "re");
+		if (!f)
+			bd_die("%s:", files[i]);
+		fclose(f);
+	}
+}
+
+static int
+next_file(struct bd_input *in)
+{
+	in->lineno = 0;
+	if (in->nfiles == 0) {
+		if (in->idx >= 0)
+			return 0;
+		in->idx = 0;
+		in->f = stdin;
+		in->name = NULL;
+		return 1;
+	}
+	if (++in->idx >= in->nfiles)
+		return 0;
+	in->name = in->files[in->idx];
+	if (strcmp(in->name, "-") == 0) {
+		in->f = stdin;
+		in->name = NULL;
+		return 1;
+	}
+	in->f = fopen(in->name, "re");
+	if (!in->f)
+		bd_die("%s:", in->name);
+	return 1;
+}
+
+void
+bd_input_fail(const struct bd_input *in, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", bd_prog);
+	if (in->name) {
+		bd_escape_write(stderr, in->name, strlen(in->name));
+		fputs(": ", stderr);
+	}
+	fprintf(stderr, "line %" PRIu64 ": ", in->lineno);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	bd_status = 1;
+}
+
+int
+bd_input_next(struct bd_input *in, struct bd_record *r)
+{
+	char why[128];
+	ssize_t n;
+
+	for (;;) {
+		if (!in->f && !next_file(in))
+			return 0;
+		errno = 0;
+		n = getline(&in->line, &in->cap, in->f);
+		if (n < 0) {
+			if (ferror(in->f))
+				bd_die("%s: read error:", in->name ? in->name : "stdin");
+			if (in->f != stdin)
+				fclose(in->f);
+			in->f = NULL;
+			continue;
+		}
+		in->lineno++;
+		if (n > 0 && in->line[n - 1] == '\n')
+			in->line[--n] = '\0';
+		if (n == 0)
+			continue;
+		if (bd_record_parse(in->line, (size_t)n, r, why, sizeof why) < 0) {
+			bd_input_fail(in, "%s", why);
+			continue;
+		}
+		return 1;
+	}
+}
+
+void
+bd_input_close(struct bd_input *in)
+{
+	if (in->f && in->f != stdin)
+		fclose(in->f);
+	in->f = NULL;
+	free(in->line);
+	in->line = NULL;
+	if (in->have_peek)
+		bd_record_free(&in->peek);
+	in->have_peek = 0;
+}

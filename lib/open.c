@@ -1,0 +1,144 @@
+/* open.c: opening a record's file without following symlinks, and
+ * checking that it is still the inode the record names. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+#include "bedup.h"
+
+static int
+openat_nosym(int dirfd, const char *path, int flags)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC);
+	how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int
+bd_open_nofollow(const char *path, int flags)
+{
+	size_t len = strlen(path), cut;
+	int dfd = AT_FDCWD, fd, e;
+	char *buf, *p;
+
+	if (len < PATH_MAX)
+		return openat_nosym(AT_FDCWD, path, flags);
+	/* too long for one call: open the directories a piece at a time,
+	 * each piece shorter than PATH_MAX and cut at a slash */
+	buf = bd_estrdup(path);
+	p = buf;
+	while (strlen(p) >= PATH_MAX) {
+		cut = PATH_MAX - 1;
+		while (cut > 0 && p[cut] != '/')
+			cut--;
+		if (cut == 0) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		p[cut] = '\0';
+		fd = openat_nosym(dfd, *p ? p : "/", O_PATH | O_DIRECTORY);
+		if (fd < 0)
+			goto fail;
+		if (dfd != AT_FDCWD)
+			close(dfd);
+		dfd = fd;
+		p += cut + 1;
+	}
+	fd = openat_nosym(dfd, p, flags);
+	e = errno;
+	if (dfd != AT_FDCWD)
+		close(dfd);
+	free(buf);
+	errno = e;
+	return fd;
+fail:
+	e = errno;
+	if (dfd != AT_FDCWD)
+		close(dfd);
+	free(buf);
+	errno = e;
+	return -1;
+}
+
+enum bd_open_result
+bd_open_record(const struct bd_record *r, int extra, int *fdp, struct stat *st)
+{
+	char fsid[BD_FSID_LEN + 1], proc[64];
+	struct stat pst;
+	uint64_t subvol;
+	uint32_t gen;
+	int pfd, fd, e;
+
+	*fdp = -1;
+	/* O_PATH first: nothing but a regular file is ever really opened,
+	 * so a FIFO or device swapped in under the name has no effect */
+	pfd = bd_open_nofollow(r->path, O_PATH);
+	if (pfd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return BD_OPEN_GONE;
+		if (errno == ELOOP)
+			return BD_OPEN_OTHER;
+		return BD_OPEN_ERROR;
+	}
+	if (fstat(pfd, &pst) < 0)
+		goto err;
+	if (!S_ISREG(pst.st_mode) || pst.st_ino != r->ino) {
+		close(pfd);
+		return BD_OPEN_OTHER;
+	}
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+	fd = open(proc, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | extra);
+	if (fd < 0 && errno == EPERM)
+		/* O_NOATIME needs ownership or CAP_FOWNER */
+		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);
+	if (fd < 0)
+		goto err;
+	close(pfd);
+	pfd = -1;
+	if (fstat(fd, st) < 0)
+		goto errfd;
+	if (st->st_ino != pst.st_ino || st->st_dev != pst.st_dev) {
+		close(fd);
+		return BD_OPEN_OTHER;
+	}
+	if (bd_fsid_fd(fd, fsid) < 0 || bd_subvol_fd(fd, &subvol) < 0 ||
+	    bd_igen_fd(fd, &gen) < 0)
+		goto errfd;
+	if (strcmp(fsid, r->fsid) != 0 || subvol != r->subvol || gen != (uint32_t)r->gen) {
+		close(fd);
+		return BD_OPEN_OTHER;
+	}
+	*fdp = fd;
+	return BD_OPEN_OK;
+errfd:
+	e = errno;
+	close(fd);
+	errno = e;
+	return BD_OPEN_ERROR;
+err:
+	e = errno;
+	if (pfd >= 0)
+		close(pfd);
+	errno = e;
+	return BD_OPEN_ERROR;
+}
+
+const char *
+bd_open_strerror(enum bd_open_result res)
+{
+	switch (res) {
+	case BD_OPEN_OK: return "ok";
+	case BD_OPEN_GONE: return "vanished";
+	case BD_OPEN_OTHER: return "not the file the record names (replaced, or not a regular file)";
+	case BD_OPEN_ERROR: return strerror(errno);
+	}
+	return "unknown error";
+}

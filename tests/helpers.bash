@@ -1,0 +1,95 @@
+# helpers.bash: shared by every bats file (load helpers).
+#
+# btrfs tests call, in setup_file:   requires root btrfs; btrfs_mount [SIZE]
+# and in teardown_file:               btrfs_unmount
+# btrfs_mount leaves the mount point in $MNT and the image in $IMG. Under CI
+# (CI=true) a missing requirement fails the test instead of skipping it.
+
+BEDUP_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+for _d in "$BEDUP_ROOT"/cmd/*/; do PATH="$_d:$PATH"; done
+PATH="$BEDUP_ROOT/tests:$PATH:/usr/sbin:/sbin"
+export PATH BEDUP_ROOT
+unset _d
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+# A missing capability: loudly a failure under CI, a skip elsewhere.
+_missing() {
+	if [ "${CI:-}" = true ]; then
+		echo "required but missing under CI: $*" >&2
+		return 1
+	fi
+	skip "$*"
+}
+
+# requires root|btrfs|strace ...: checks what a test needs.
+requires() {
+	local r
+	for r in "$@"; do
+		case $r in
+		root) [ "$(id -u)" = 0 ] || { _missing "not root"; return; } ;;
+		btrfs)
+			command -v mkfs.btrfs >/dev/null || { _missing "no mkfs.btrfs"; return; }
+			grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null ||
+				{ _missing "kernel has no btrfs"; return; }
+			[ -e /dev/loop-control ] || { _missing "no loop devices"; return; } ;;
+		*) command -v "$r" >/dev/null || { _missing "no $r"; return; } ;;
+		esac
+	done
+}
+
+# btrfs_mount [SIZE] [NAME]: makes a sparse image, mkfs.btrfs, mounts it
+# with -o loop at $BATS_FILE_TMPDIR/NAME (default mnt), sets MNT and IMG
+# (for NAME other than mnt: MNT_NAME and IMG_NAME).
+btrfs_mount() {
+	local size=${1:-1G} name=${2:-mnt} img mnt
+	img=$BATS_FILE_TMPDIR/$name.img
+	mnt=$BATS_FILE_TMPDIR/$name
+	truncate -s "$size" "$img"
+	mkfs.btrfs -q -f "$img" >/dev/null
+	mkdir -p "$mnt"
+	mount -o loop "$img" "$mnt"
+	echo "$mnt" >>"$BATS_FILE_TMPDIR/.mounts"
+	if [ "$name" = mnt ]; then
+		export MNT=$mnt IMG=$img
+	else
+		export "MNT_$name=$mnt" "IMG_$name=$img"
+	fi
+}
+
+# btrfs_unmount: unmounts every image btrfs_mount mounted in this file,
+# even after a failure; never fails itself.
+btrfs_unmount() {
+	local m
+	[ -f "$BATS_FILE_TMPDIR/.mounts" ] || return 0
+	sort -r "$BATS_FILE_TMPDIR/.mounts" | while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+	rm -f "$BATS_FILE_TMPDIR/.mounts" "$BATS_FILE_TMPDIR"/*.img
+}
+
+# fsid MNT: the filesystem UUID as btrfs filesystem show prints it.
+fsid() {
+	btrfs filesystem show "$1" | sed -n 's/.*uuid: \([0-9a-f-]*\).*/\1/p'
+}
+
+# mkfile PATH SIZE [SEED]: a file of SIZE bytes of seeded pseudo-random
+# data (same SEED, same bytes), written without reflinks.
+mkfile() {
+	local path=$1 size=$2 seed=${3:-$1}
+	head -c "$size" < <(openssl enc -aes-128-ctr -pass "pass:$seed" -nosalt \
+		</dev/zero 2>/dev/null || yes "$seed") >"$path"
+}
+
+# copy SRC DST: a real copy of the data, never a reflink.
+copy() {
+	cp --reflink=never -- "$1" "$2"
+}
+
+# used_data MNT: bytes of data the filesystem uses, after a sync.
+used_data() {
+	sync -f "$1"
+	btrfs filesystem df -b "$1" | sed -n 's/^Data.*used=\([0-9]*\).*/\1/p'
+}
