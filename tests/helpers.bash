@@ -48,7 +48,8 @@ btrfs_mount() {
 	img=$BATS_FILE_TMPDIR/$name.img
 	mnt=$BATS_FILE_TMPDIR/$name
 	truncate -s "$size" "$img"
-	mkfs.btrfs -q -f "$img" >/dev/null
+	mkfs.btrfs -q -f "$img" >"$BATS_FILE_TMPDIR/mkfs.log" 2>&1 ||
+		{ cat "$BATS_FILE_TMPDIR/mkfs.log" >&2; return 1; }
 	mkdir -p "$mnt"
 	mount -o loop "$img" "$mnt"
 	echo "$mnt" >>"$BATS_FILE_TMPDIR/.mounts"
@@ -92,4 +93,23 @@ copy() {
 used_data() {
 	sync -f "$1"
 	btrfs filesystem df -b "$1" | sed -n 's/^Data.*used=\([0-9]*\).*/\1/p'
+}
+
+# record PATH...: the record RECORDS.md gives each PATH (HASH -), made with
+# coreutils, e2fsprogs and btrfs-progs only, so that a stage's tests need
+# no other stage. PATH is made absolute without resolving symlinks.
+record() {
+	local p abs size fs sv ino gen
+	for p; do
+		abs=$(realpath -s -- "$p") &&
+		size=$(stat -c %s -- "$p") &&
+		fs=$(fsid "$(findmnt -nvo TARGET -T "$p")") &&
+		sv=$(btrfs inspect-internal rootid -- "$p") &&
+		ino=$(stat -c %i -- "$p") &&
+		gen=$(lsattr -vd -- "$p" | awk '{print $1}') &&
+		[ -n "$fs" ] && [ -n "$gen" ] || { echo "record: $p: cannot make a record" >&2; return 1; }
+		printf '%s\t-\t%s\t%s\t%s\t%s\t' "$size" "$fs" "$sv" "$ino" "$gen"
+		printf '%s' "$abs" | recio -e || return 1
+		printf '\n'
+	done
 }
