@@ -37,7 +37,7 @@ MAN8    = $(wildcard cmd/*/*.8)
 MANS    = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
 TESTBINS = tests/recio
 
-.PHONY: all check test deps demo bench install uninstall clean lint-man
+.PHONY: all check test deps demo bench install uninstall clean lint-man fuzz
 
 all: $(BINS) $(TESTBINS)
 
@@ -103,5 +103,25 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 
+# Fuzzing (clang, libFuzzer): each fuzz/NAME.c target runs FUZZTIME
+# seconds from fuzz/corpus/NAME; crashes land in fuzz/crashes/.
+FUZZTIME ?= 60
+FUZZ_SRC  = $(wildcard fuzz/*.c)
+FUZZ_BINS = $(FUZZ_SRC:.c=.fuzz)
+fuzz/%.fuzz: fuzz/%.c $(LIB_SRC) lib/bedup.h
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib \
+		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(BD_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@mkdir -p fuzz/crashes
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f .fuzz); mkdir -p fuzz/corpus/$$n fuzz/work/$$n; \
+		echo "fuzz: $$n for $(FUZZTIME)s"; \
+		$$f -max_total_time=$(FUZZTIME) -artifact_prefix=fuzz/crashes/$$n- \
+			-print_final_stats=1 fuzz/work/$$n fuzz/corpus/$$n 2>&1 | \
+			grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|Done' || exit 1; \
+	done
+
 clean:
-	rm -f lib/*.o lib/libbedup.a $(BINS) $(TESTBINS)
+	rm -f lib/*.o lib/libbedup.a $(BINS) $(TESTBINS) $(FUZZ_BINS)
+	rm -rf fuzz/work
