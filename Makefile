@@ -41,7 +41,13 @@ TESTBINS = tests/recio
 
 all: $(BINS) $(TESTBINS)
 
-lib/%.o: lib/%.c lib/bedup.h
+# Rebuild everything when the flags change (e.g. SANITIZE=1 after a
+# plain build), so a sanitizer run never tests stale objects.
+.build-flags: FORCE
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' >$@
+FORCE:
+
+lib/%.o: lib/%.c lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 lib/libbedup.a: $(LIB_OBJ)
@@ -49,10 +55,10 @@ lib/libbedup.a: $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
 .SECONDEXPANSION:
-$(BINS): %: $$(wildcard $$(dir $$@)*.c) lib/libbedup.a lib/bedup.h
+$(BINS): %: $$(wildcard $$(dir $$@)*.c) lib/libbedup.a lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) lib/libbedup.a $(BD_LIBS)
 
-tests/recio: tests/recio.c lib/libbedup.a lib/bedup.h
+tests/recio: tests/recio.c lib/libbedup.a lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libbedup.a $(BD_LIBS)
 
 # Installs what is missing, so that "make check" works on a fresh Debian.
@@ -123,5 +129,5 @@ fuzz: $(FUZZ_BINS)
 	done
 
 clean:
-	rm -f lib/*.o lib/libbedup.a $(BINS) $(TESTBINS) $(FUZZ_BINS)
+	rm -f lib/*.o lib/libbedup.a $(BINS) $(TESTBINS) $(FUZZ_BINS) .build-flags
 	rm -rf fuzz/work
