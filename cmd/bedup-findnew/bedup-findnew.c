@@ -41,7 +41,7 @@ struct target {
 	char *top;                    /* absolute path of its top directory, "" for "/" */
 	int fd;                       /* open on that directory */
 	uint64_t start;               /* report inodes changed in this transaction or later */
-	uint64_t next;                /* the generation before the search: the next start */
+	uint64_t next;                /* the next start (see settle); 0: unknown */
 	int ok;                       /* searched completely, no inode failed */
 };
 
@@ -410,6 +410,24 @@ keep(const struct walk *w, const struct btrfs_ioctl_search_header *h,
 	return 1;
 }
 
+/* Writes out the filesystem's dirty data and commits its transaction, T;
+ * sets *NEXT to T + 1. Every change made before this call is then in the
+ * trees the search reads (an inode item keeps the size on disk, and
+ * metadata waits in memory until a commit), and every later change gets
+ * a generation of at least T + 1, so the next search from *NEXT misses
+ * nothing and repeats nothing already committed. */
+static int
+settle(int fd, uint64_t *next)
+{
+	uint64_t t;
+
+	if (syncfs(fd) < 0 || ioctl(fd, BTRFS_IOC_START_SYNC, &t) < 0 ||
+	    ioctl(fd, BTRFS_IOC_WAIT_SYNC, &t) < 0)
+		return -1;
+	*next = t + 1;
+	return 0;
+}
+
 /* Searches one subvolume and writes what it finds. */
 static void
 walk_target(struct target *t, const struct opts *o, struct search *big)
@@ -429,10 +447,8 @@ walk_target(struct target *t, const struct opts *o, struct search *big)
 	w.t = t;
 	search_init(&w.small, SMALL_BUF);
 	t->ok = 1;
-	/* taken first, so that what changes during the search is seen again */
-	if (bd_fs_generation_fd(t->fd, &t->next) < 0) {
-		bd_pfail(top_name(t), "cannot read the filesystem generation:");
-		t->ok = 0;
+	if (!t->next) {
+		t->ok = 0;            /* settle failed, said so */
 		goto out;
 	}
 	/* (objectid, type, offset) compare as one key, so the range holds
@@ -711,7 +727,7 @@ main(int argc, char **argv)
 	struct search big;
 	FILE *cf = NULL;
 	int c, gflag = 0, bad = 0, i;
-	size_t j;
+	size_t j, k;
 
 	bd_init(argv[0]);
 	while ((c = getopt(argc, argv, "g:S:c:us:x0th")) != -1) {
@@ -758,6 +774,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	/* once per filesystem, before its first search */
+	for (j = 0; j < ts.n; j++) {
+		for (k = 0; k < j && strcmp(ts.t[k].fsid, ts.t[j].fsid) != 0; k++)
+			;
+		if (k < j)
+			ts.t[j].next = ts.t[k].next;
+		else if (settle(ts.t[j].fd, &ts.t[j].next) < 0)
+			bd_pfail(top_name(&ts.t[j]), "cannot commit the running transaction:");
+	}
 	search_init(&big, BIG_BUF);
 	for (j = 0; j < ts.n; j++)
 		walk_target(&ts.t[j], &o, &big);
