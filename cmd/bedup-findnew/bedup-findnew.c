@@ -695,6 +695,19 @@ fail:
 	return -1;
 }
 
+static void
+free_targets(struct targets *ts)
+{
+	size_t i;
+
+	for (i = 0; i < ts->n; i++) {
+		close(ts->t[i].fd);
+		free(ts->t[i].top);
+	}
+	free(ts->t);
+	memset(ts, 0, sizeof *ts);
+}
+
 /* Commits T's next start into STATEDIR/FSID/SUBVOL.gen, atomically. */
 static void
 save_start(const struct target *t, const char *statedir)
@@ -768,10 +781,12 @@ main(int argc, char **argv)
 	for (i = optind; i < argc; i++)
 		if (add_path(&ts, argv[i], &o) < 0)
 			bad = 1;
-	if (bad)
-		return 2;
-	if (o.cfile && !(cf = fopen(o.cfile, "w"))) {
+	if (!bad && o.cfile && !(cf = fopen(o.cfile, "w"))) {
 		bd_pwarn(o.cfile, "%s", strerror(errno));
+		bad = 1;
+	}
+	if (bad) {
+		free_targets(&ts);
 		return 2;
 	}
 
@@ -804,10 +819,6 @@ main(int argc, char **argv)
 		bd_pwarn(o.cfile, "%s", strerror(errno));
 		return 2;
 	}
-	for (j = 0; j < ts.n; j++) {
-		close(ts.t[j].fd);
-		free(ts.t[j].top);
-	}
-	free(ts.t);
+	free_targets(&ts);
 	return bd_finish();
 }
