@@ -358,6 +358,12 @@ sorted() {
 	assert_output ""
 	assert_equal "$stderr" "bedup-findnew: $SV/a: Not a directory"
 
+	# a pending-checkpoint file that cannot be written: nothing done
+	run --separate-stderr bedup-findnew -S "$BATS_TEST_TMPDIR" -c "$BATS_TEST_TMPDIR/no/pend" "$SV"
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "bedup-findnew: $BATS_TEST_TMPDIR/no/pend: No such file or directory"
+
 	# a good PATH among bad ones: still nothing done
 	run --separate-stderr bedup-findnew "$SV" "$SV/nope" "$SV"/$'x\ty'
 	assert_failure 2
