@@ -314,7 +314,7 @@ static void
 emit(struct walk *w, const struct inode *in, uint64_t parent, const char *name, size_t len)
 {
 	const char *dir = dir_path(w, parent);
-	size_t tlen, dlen, need;
+	size_t tlen, dlen, plen;
 	struct bd_record r;
 	char *p;
 
@@ -330,9 +330,9 @@ emit(struct walk *w, const struct inode *in, uint64_t parent, const char *name, 
 	}
 	tlen = strlen(w->t->top);
 	dlen = strlen(dir);
-	need = tlen + 1 + dlen + 1 + len + 2;
-	if (need > w->bufcap)
-		w->buf = bd_erealloc(w->buf, w->bufcap = need);
+	plen = tlen + 1 + dlen + (dlen > 0) + len;
+	if (plen + 1 > w->bufcap)
+		w->buf = bd_erealloc(w->buf, w->bufcap = plen + 1);
 	p = w->buf;
 	memcpy(p, w->t->top, tlen);
 	p += tlen;
@@ -343,12 +343,10 @@ emit(struct walk *w, const struct inode *in, uint64_t parent, const char *name, 
 		*p++ = '/';
 	}
 	memcpy(p, name, len);
-	p += len;
-	*p = '\0';
-	*p++ = (char)w->o->term;
+	p[len] = '\0';
 	if (w->o->term >= 0) {
 		/* the -0 and -t views: the path as it is, then its terminator */
-		if (fwrite(w->buf, 1, (size_t)(p - w->buf), stdout) != (size_t)(p - w->buf))
+		if (fwrite(w->buf, 1, plen, stdout) != plen || putchar(w->o->term) == EOF)
 			bd_die("write error:");
 		return;
 	}
@@ -360,7 +358,7 @@ emit(struct walk *w, const struct inode *in, uint64_t parent, const char *name, 
 	r.ino = in->ino;
 	r.gen = in->gen;
 	r.path = w->buf;
-	r.pathlen = (size_t)(p - w->buf) - 1;
+	r.pathlen = plen;
 	if (bd_record_write(stdout, &r) < 0)
 		bd_die("write error:");
 }
