@@ -399,3 +399,44 @@ sorted() {
 		assert_equal "${stderr##*$'\n'}" "$USAGE"
 	done
 }
+
+@test "many files: the search goes on across batches and misses none" {
+	subvol many
+	# about 2 MiB of tree items: several 1 MiB search batches
+	mkdir "$SV/d1" "$SV/d2"
+	(cd "$SV/d1" && for i in $(seq 3000); do printf x >"f$i"; done)
+	(cd "$SV/d2" && for i in $(seq 3000); do printf xy >"g$i"; done)
+	run --separate-stderr bedup-findnew -t -x "$SV"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(sorted)" "$(find "$SV" -type f | sort)"
+	[ "${#lines[@]}" = 6000 ]
+	# and the full records agree with find on size and inode
+	assert_equal "$(bedup-findnew -x "$SV" | awk -F '\t' '{ print $1, $5, $7 }' | sort)" \
+		"$(find "$SV" -type f -printf '%s %i %p\n' | sort)"
+
+	G=$(gen_after)
+	echo more >>"$SV/d1/f1"
+	echo more >>"$SV/d1/f1500"
+	echo more >>"$SV/d2/g3000"
+	run --separate-stderr bedup-findnew -g "$G" -x "$SV"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(sorted)" "$(records "$SV/d1/f1" "$SV/d1/f1500" "$SV/d2/g3000")"
+}
+
+@test "a nested subvolume hidden under another mount is skipped with a warning" {
+	subvol hidden
+	mkfile "$SV/top" 10
+	btrfs -q subvolume create "$SV/inner"
+	mkfile "$SV/inner/f" 10
+	id=$(btrfs inspect-internal rootid "$SV/inner")
+	mount -t tmpfs none "$SV/inner"
+	run --separate-stderr bedup-findnew -S "$BATS_TEST_TMPDIR" -c "$BATS_TEST_TMPDIR/pend" "$SV"
+	umount "$SV/inner"
+	assert_success
+	assert_equal "$stderr" "bedup-findnew: $SV/inner: subvolume $id is not reachable at this path, skipped"
+	assert_equal "$(sorted)" "$(records "$SV/top")"
+	# no checkpoint for what was not searched
+	assert_equal "$(cut -f2 "$BATS_TEST_TMPDIR/pend")" "$(btrfs inspect-internal rootid "$SV")"
+}
