@@ -95,7 +95,9 @@ bd_open_record(const struct bd_record *r, int extra, int *fdp, struct stat *st)
 		return BD_OPEN_OTHER;
 	}
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
-	fd = open(proc, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | extra);
+	/* no O_NOFOLLOW here: the magic link is the O_PATH fd checked above,
+	 * and O_NOFOLLOW would refuse it with ELOOP */
+	fd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC | extra);
 	if (fd < 0 && errno == EPERM)
 		/* O_NOATIME needs ownership or CAP_FOWNER */
 		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);

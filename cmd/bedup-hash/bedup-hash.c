@@ -1,0 +1,665 @@
+/* bedup-hash: split candidate groups into groups of identical files,
+ * cheap tests first: files already sharing one layout are one member,
+ * a few sampled blocks split groups, only survivors are read in full,
+ * and digests the catalog still vouches for are not read again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/ioprio.h>
+#include <xxhash.h>
+
+#include "bedup.h"
+
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-v] [FILE...]"
+#define BLOCK 4096
+#define SAMPLE_MIN (4 * BLOCK)   /* smaller files are simply read in full */
+#define BUFSZ (1u << 20)
+#define MAXJOBS 64
+
+enum { ALIVE, GONE, DROPPED };
+
+struct member {
+	struct bd_record r;
+	int state;
+	int replaced;            /* the path names another inode now */
+	char note[128];          /* why it was DROPPED */
+	struct stat st;          /* at the first open */
+	struct bd_extents x;
+	size_t unit;
+};
+
+struct unit {
+	size_t *m;               /* member indexes, in input order */
+	size_t nm;
+	int known;               /* DIGEST holds the whole-file digest */
+	uint8_t digest[16];
+	uint8_t sample[16];
+	int need;                /* to be read in full */
+	uint64_t bytes;          /* read by a worker */
+	size_t cls, nunits;      /* class of equal digests */
+};
+
+/* what the catalog knows, or what this run learnt, of one inode */
+struct entry {
+	uint8_t fsid[16];
+	uint64_t subvol, ino, gen, size;
+	uint8_t digest[16];
+	int drop;                /* learnt: gone or replaced */
+};
+
+struct table {
+	struct entry *e;
+	size_t n, cap;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct member *mem;
+	struct unit *units;
+	size_t *jobs, njobs, next, finished;
+	uint64_t batch;          /* bumped for each new batch */
+	int quit;
+};
+
+struct progress {
+	int on, tty;
+	uint64_t groups, files, bytes;
+	struct timespec start, last;
+};
+
+/* ---- tables of inodes ------------------------------------------------ */
+
+static int
+entry_cmp(const void *pa, const void *pb)
+{
+	const struct entry *a = pa, *b = pb;
+	int c = memcmp(a->fsid, b->fsid, 16);
+
+	if (c)
+		return c;
+	if (a->subvol != b->subvol)
+		return a->subvol < b->subvol ? -1 : 1;
+	return (a->ino > b->ino) - (a->ino < b->ino);
+}
+
+static struct entry *
+table_add(struct table *t, const struct bd_record *r)
+{
+	struct entry *e;
+
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		t->e = bd_erealloc(t->e, t->cap * sizeof *t->e);
+	}
+	e = &t->e[t->n++];
+	memset(e, 0, sizeof *e);
+	bd_fsid_pack(r->fsid, e->fsid);
+	e->subvol = r->subvol;
+	e->ino = r->ino;
+	e->gen = r->gen;
+	e->size = r->size;
+	return e;
+}
+
+static struct entry *
+table_find(struct table *t, const struct bd_record *r)
+{
+	struct entry key;
+
+	memset(&key, 0, sizeof key);
+	bd_fsid_pack(r->fsid, key.fsid);
+	key.subvol = r->subvol;
+	key.ino = r->ino;
+	return t->n ? bsearch(&key, t->e, t->n, sizeof *t->e, entry_cmp) : NULL;
+}
+
+/* digests the catalog holds; read once the first input line is in, so
+ * that in a pipeline bedup-group has committed it (the protocol) */
+static void
+load_catalog(struct table *t, const char *path)
+{
+	struct bd_input in;
+	struct bd_record r;
+	char *files[1] = { (char *)path };
+
+	if (access(path, F_OK) < 0) {
+		if (errno != ENOENT)
+			bd_die("%s:", path);
+		return;
+	}
+	bd_input_init(&in, 1, files);
+	while (bd_input_next(&in, &r)) {
+		struct entry *e;
+
+		if (strcmp(r.hash, "-") == 0)
+			continue;
+		e = table_add(t, &r);
+		bd_hash_pack(r.hash, e->digest);
+	}
+	bd_input_close(&in);
+	qsort(t->e, t->n, sizeof *t->e, entry_cmp);
+}
+
+/* the catalog again, with the digests learnt filled in and the inodes
+ * found gone or replaced left out */
+static void
+update_catalog(struct table *learnt, const char *path)
+{
+	struct bd_input in;
+	struct bd_record r;
+	struct bd_atomic at;
+	char *files[1] = { (char *)path };
+	uint8_t d[16];
+
+	if (learnt->n == 0 || access(path, F_OK) < 0)
+		return;
+	qsort(learnt->e, learnt->n, sizeof *learnt->e, entry_cmp);
+	bd_input_init(&in, 1, files);
+	if (bd_atomic_open(&at, path) < 0) {
+		bd_fail("%s:", path);
+		return;
+	}
+	while (bd_input_next(&in, &r)) {
+		struct entry *e = table_find(learnt, &r);
+
+		if (e && e->gen == r.gen) {
+			if (e->drop)
+				continue;
+			if (e->size == r.size) {
+				memcpy(d, e->digest, 16);
+				bd_hash_unpack(d, r.hash);
+			}
+		}
+		bd_record_write(at.f, &r);   /* errors show at commit */
+	}
+	bd_input_close(&in);
+	if (bd_atomic_commit(&at) < 0)
+		bd_fail("%s:", path);
+}
+
+/* ---- reading --------------------------------------------------------- */
+
+static void
+drop(struct member *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+drop(struct member *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->note, sizeof m->note, fmt, ap);
+	va_end(ap);
+	m->state = DROPPED;
+}
+
+/* opens M, checking it is still the inode and size its record names */
+static int
+open_member(struct member *m, struct stat *st)
+{
+	enum bd_open_result res;
+	int fd;
+
+	res = bd_open_record(&m->r, 0, &fd, st);
+	if (res == BD_OPEN_GONE) {
+		m->state = GONE;
+		return -1;
+	}
+	if (res != BD_OPEN_OK) {
+		m->replaced = res == BD_OPEN_OTHER;
+		drop(m, "%s", bd_open_strerror(res));
+		return -1;
+	}
+	if ((uint64_t)st->st_size != m->r.size) {
+		drop(m, "changed: size is %jd, record says %" PRIu64,
+		    (intmax_t)st->st_size, m->r.size);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void
+digest_out(XXH3_state_t *xs, uint8_t out[16])
+{
+	XXH128_canonical_t c;
+
+	/* canonical (big-endian) form: the hex xxhsum -H2 prints */
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+	memcpy(out, c.digest, 16);
+}
+
+/* the whole of M's data into DIGEST; 0, or -1 with M dropped */
+static int
+hash_member(struct member *m, char *buf, uint8_t digest[16], uint64_t *bytes)
+{
+	XXH3_state_t *xs;
+	struct stat st, st2;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd, ret = -1;
+
+	if ((fd = open_member(m, &st)) < 0)
+		return -1;
+	xs = XXH3_createState();
+	if (!xs)
+		bd_die("XXH3_createState: out of memory");
+	XXH3_128bits_reset(xs);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		n = read(fd, buf, BUFSZ);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			drop(m, "read error: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		XXH3_128bits_update(xs, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	*bytes += total;
+	/* a write while we read would make the digest describe no state of
+	 * the file at all */
+	if (total != m->r.size || fstat(fd, &st2) < 0 || !same_stat(&st, &st2)) {
+		drop(m, "changed while being read");
+		goto out;
+	}
+	digest_out(xs, digest);
+	ret = 0;
+out:
+	/* leave the page cache to the user's own data */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	XXH3_freeState(xs);
+	close(fd);
+	return ret;
+}
+
+/* a few blocks (start, middle, end) of M into SAMPLE */
+static int
+sample_member(struct member *m, char *buf, uint8_t sample[16])
+{
+	off_t off[3] = { 0, (off_t)(m->r.size / 2) & ~(off_t)(BLOCK - 1), (off_t)m->r.size - BLOCK };
+	XXH3_state_t *xs;
+	struct stat st;
+	ssize_t n;
+	int fd, i, ret = 0;
+
+	if ((fd = open_member(m, &st)) < 0)
+		return -1;
+	/* no readahead: only these blocks are wanted */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	xs = XXH3_createState();
+	if (!xs)
+		bd_die("XXH3_createState: out of memory");
+	XXH3_128bits_reset(xs);
+	for (i = 0; i < 3; i++) {
+		do
+			n = pread(fd, buf, BLOCK, off[i]);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			drop(m, "read error: %s", strerror(errno));
+			ret = -1;
+			break;
+		}
+		if (n != BLOCK) {
+			drop(m, "changed while being read");
+			ret = -1;
+			break;
+		}
+		XXH3_128bits_update(xs, buf, BLOCK);
+	}
+	if (ret == 0)
+		digest_out(xs, sample);
+	XXH3_freeState(xs);
+	close(fd);
+	return ret;
+}
+
+/* reads unit U in full through the first member that can be read; all
+ * its members share the data, so any one will do */
+static void
+hash_unit(struct member *mem, struct unit *u, char *buf)
+{
+	size_t i;
+
+	for (i = 0; i < u->nm; i++) {
+		if (hash_member(&mem[u->m[i]], buf, u->digest, &u->bytes) == 0) {
+			u->known = 1;
+			return;
+		}
+	}
+}
+
+/* ---- workers for -j ------------------------------------------------- */
+
+static void *
+worker(void *arg)
+{
+	struct pool *p = arg;
+	char *buf = bd_emalloc(BUFSZ);
+	uint64_t seen = 0;
+	size_t j;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->quit && (p->batch == seen || p->next == p->njobs))
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->batch;
+		while (p->next < p->njobs) {
+			j = p->jobs[p->next++];
+			pthread_mutex_unlock(&p->mu);
+			hash_unit(p->mem, &p->units[j], buf);
+			pthread_mutex_lock(&p->mu);
+			if (++p->finished == p->njobs)
+				pthread_cond_signal(&p->done);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(buf);
+	return NULL;
+}
+
+/* hashes the units JOBS names, N at a time across the pool */
+static void
+run_jobs(struct pool *p, struct member *mem, struct unit *units, size_t *jobs, size_t njobs)
+{
+	pthread_mutex_lock(&p->mu);
+	p->mem = mem;
+	p->units = units;
+	p->jobs = jobs;
+	p->njobs = njobs;
+	p->next = p->finished = 0;
+	p->batch++;
+	pthread_cond_broadcast(&p->work);
+	while (p->finished < p->njobs)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- progress -------------------------------------------------------- */
+
+static double
+since(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void
+progress(struct progress *pr, int final)
+{
+	struct timespec now;
+	double t;
+
+	if (!pr->on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!final && since(&pr->last, &now) < (pr->tty ? 0.2 : 1.0))
+		return;
+	pr->last = now;
+	t = since(&pr->start, &now);
+	fprintf(stderr, "%s%s: %" PRIu64 " groups, %" PRIu64 " files read, %.1f MiB hashed, %.1f MiB/s%s",
+	    pr->tty ? "\r" : "", bd_prog, pr->groups, pr->files, (double)pr->bytes / 1048576,
+	    t > 0 ? (double)pr->bytes / 1048576 / t : 0.0,
+	    pr->tty && !final ? "\033[K" : "\n");
+}
+
+/* ---- one group ------------------------------------------------------- */
+
+static void
+note(struct table *learnt, struct member *m)
+{
+	if (m->state == DROPPED)
+		bd_pfail(m->r.path, "%s", m->note);
+	/* gone or replaced: its catalog record goes (changed size: group
+	 * replaces it once findnew reports it) */
+	if (learnt && (m->state == GONE || m->replaced))
+		table_add(learnt, &m->r)->drop = 1;
+}
+
+static void
+do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct pool *pool,
+    struct progress *pr, char *buf)
+{
+	struct member *mem = bd_ecalloc(g->n, sizeof *mem);
+	struct unit *units = bd_ecalloc(g->n, sizeof *units);
+	size_t *jobs = bd_ecalloc(g->n, sizeof *jobs);
+	size_t n = 0, nu = 0, nj = 0, nknown = 0, i, j, k, alive;
+	uint64_t size = g->r[0].size;
+
+	/* hard links are one member */
+	for (i = 0; i < g->n; i++) {
+		for (j = 0; j < n; j++)
+			if (bd_record_same_inode(&mem[j].r, &g->r[i]))
+				break;
+		if (j == n)
+			mem[n++].r = g->r[i];
+	}
+	/* every member: still the inode named, and its layout */
+	for (i = 0, alive = 0; i < n && n >= 2; i++) {
+		int fd = open_member(&mem[i], &mem[i].st);
+
+		if (fd < 0)
+			continue;
+		if (bd_extents_get(fd, &mem[i].x) < 0)
+			mem[i].x.n = 0;          /* cannot compare: read it */
+		close(fd);
+		alive++;
+	}
+	/* members with one layout are one unit, read at most once */
+	for (i = 0; i < n && alive >= 2; i++) {
+		struct entry *e;
+
+		if (mem[i].state != ALIVE)
+			continue;
+		for (k = 0; k < nu; k++)
+			if (bd_extents_same(&mem[units[k].m[0]].x, &mem[i].x))
+				break;
+		if (k == nu) {
+			units[nu].m = bd_ecalloc(n, sizeof *units[nu].m);
+			nu++;
+		}
+		units[k].m[units[k].nm++] = i;
+		mem[i].unit = k;
+		e = cat ? table_find(cat, &mem[i].r) : NULL;
+		if (e && e->gen == mem[i].r.gen && e->size == mem[i].r.size && !units[k].known) {
+			units[k].known = 1;
+			memcpy(units[k].digest, e->digest, 16);
+			nknown++;
+		}
+	}
+	/* one unit: already deduplicated, nothing to read */
+	if (nu >= 2) {
+		for (k = 0; k < nu; k++)
+			if (!units[k].known)
+				jobs[nj++] = k;
+		/* the catalog holds no samples: with a known unit around,
+		 * every other one must be read in full to compare */
+		if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2) {
+			for (i = 0; i < nj; i++)
+				if (sample_member(&mem[units[jobs[i]].m[0]], buf, units[jobs[i]].sample) < 0)
+					units[jobs[i]].nm = 0;  /* its first member failed: skip it */
+			for (i = 0, k = 0; i < nj; i++) {
+				struct unit *u = &units[jobs[i]];
+
+				for (j = 0; j < nj && u->nm; j++)
+					if (j != i && units[jobs[j]].nm &&
+					    memcmp(u->sample, units[jobs[j]].sample, 16) == 0)
+						break;
+				if (u->nm && j < nj)
+					jobs[k++] = jobs[i];
+			}
+			nj = k;
+		}
+		if (nj == 1 && nknown == 0)
+			nj = 0;                  /* nothing left to match it */
+		if (nj > 0) {
+			if (pool)
+				run_jobs(pool, mem, units, jobs, nj);
+			else
+				for (i = 0; i < nj; i++)
+					hash_unit(mem, &units[jobs[i]], buf);
+			for (i = 0; i < nj; i++) {
+				pr->bytes += units[jobs[i]].bytes;
+				pr->files += units[jobs[i]].bytes || size == 0;
+			}
+		}
+	}
+	/* notes in input order, whatever thread met the problem */
+	for (i = 0; i < n; i++)
+		note(learnt, &mem[i]);
+	/* classes of equal digests: a class is named by its first unit,
+	 * and units are in order of their first member */
+	for (k = 0; k < nu; k++) {
+		units[k].cls = k;
+		for (j = 0; j < k; j++)
+			if (units[j].known && units[k].known &&
+			    memcmp(units[j].digest, units[k].digest, 16) == 0) {
+				units[k].cls = j;
+				break;
+			}
+		units[units[k].cls].nunits++;
+	}
+	for (k = 0; k < nu; k++) {
+		char hex[BD_HASH_LEN + 1];
+
+		if (!units[k].known || units[k].cls != k || units[k].nunits < 2)
+			continue;
+		bd_hash_unpack(units[k].digest, hex);
+		for (i = 0; i < n; i++) {
+			if (mem[i].state != ALIVE || units[mem[i].unit].cls != k)
+				continue;
+			memcpy(mem[i].r.hash, hex, sizeof hex);
+			if (bd_record_write(stdout, &mem[i].r) < 0)
+				bd_die("write error:");
+			if (learnt)
+				memcpy(table_add(learnt, &mem[i].r)->digest, units[k].digest, 16);
+		}
+	}
+	pr->groups++;
+	progress(pr, 0);
+	for (k = 0; k < nu; k++)
+		free(units[k].m);
+	for (i = 0; i < n; i++)
+		bd_extents_free(&mem[i].x);
+	free(units);
+	free(mem);
+	free(jobs);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bd_input in;
+	struct bd_group g;
+	struct table cat, learnt;
+	struct pool pool;
+	struct progress pr;
+	pthread_t *th = NULL;
+	const char *catalog = NULL;
+	uint64_t njobs = 2;
+	int c, update = 0, prio = 0, loaded = 0;
+	size_t i;
+	char *buf;
+
+	bd_init(argv[0]);
+	memset(&pr, 0, sizeof pr);
+	while ((c = getopt(argc, argv, "hC:uj:pv")) != -1) {
+		switch (c) {
+		case 'C':
+			catalog = optarg;
+			break;
+		case 'u':
+			update = 1;
+			break;
+		case 'j':
+			if (bd_parse_u64(optarg, &njobs) < 0 || njobs < 1 || njobs > MAXJOBS)
+				bd_usage(USAGE);
+			break;
+		case 'p':
+			prio = 1;
+			break;
+		case 'v':
+			pr.on = 1;
+			break;
+		case 'h':
+			printf("usage: %s\n", USAGE);
+			return bd_finish();
+		default:
+			bd_usage(USAGE);
+		}
+	}
+	if (update && !catalog)
+		bd_usage(USAGE);
+	pr.tty = isatty(2);
+	pr.on |= pr.tty;
+	clock_gettime(CLOCK_MONOTONIC, &pr.start);
+	pr.last = pr.start;
+	/* idle I/O class, set before the workers so they inherit it */
+	if (!prio && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
+	    IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) < 0)
+		bd_warn("ioprio_set:");
+	memset(&cat, 0, sizeof cat);
+	memset(&learnt, 0, sizeof learnt);
+	memset(&g, 0, sizeof g);
+	buf = bd_emalloc(BUFSZ);
+	if (njobs > 1) {
+		memset(&pool, 0, sizeof pool);
+		pthread_mutex_init(&pool.mu, NULL);
+		pthread_cond_init(&pool.work, NULL);
+		pthread_cond_init(&pool.done, NULL);
+		th = bd_ecalloc(njobs, sizeof *th);
+		for (i = 0; i < njobs; i++)
+			if ((errno = pthread_create(&th[i], NULL, worker, &pool)))
+				bd_die("pthread_create:");
+	}
+	bd_input_init(&in, argc - optind, argv + optind);
+	while (bd_group_next(&in, &g) > 0) {
+		if (catalog && !loaded) {
+			load_catalog(&cat, catalog);
+			loaded = 1;
+		}
+		do_group(&g, catalog ? &cat : NULL, update ? &learnt : NULL,
+		    th ? &pool : NULL, &pr, buf);
+	}
+	bd_input_close(&in);
+	bd_group_free(&g);
+	if (th) {
+		pthread_mutex_lock(&pool.mu);
+		pool.quit = 1;
+		pthread_cond_broadcast(&pool.work);
+		pthread_mutex_unlock(&pool.mu);
+		for (i = 0; i < njobs; i++)
+			pthread_join(th[i], NULL);
+		free(th);
+	}
+	if (fflush(stdout) == EOF)
+		bd_die("write error:");
+	if (update)
+		update_catalog(&learnt, catalog);
+	if (pr.groups)
+		progress(&pr, 1);
+	free(cat.e);
+	free(learnt.e);
+	free(buf);
+	return bd_finish();
+}
