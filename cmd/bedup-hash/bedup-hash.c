@@ -551,10 +551,12 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 			memcpy(mem[i].r.hash, hex, sizeof hex);
 			if (bd_record_write(stdout, &mem[i].r) < 0)
 				bd_die("write error:");
-			if (learnt)
-				memcpy(table_add(learnt, &mem[i].r)->digest, units[k].digest, 16);
 		}
 	}
+	/* every digest known, matched or not, saves a read next time */
+	for (i = 0; i < n && learnt; i++)
+		if (mem[i].state == ALIVE && nu >= 2 && units[mem[i].unit].known)
+			memcpy(table_add(learnt, &mem[i].r)->digest, units[mem[i].unit].digest, 16);
 	pr->groups++;
 	progress(pr, 0);
 	for (k = 0; k < nu; k++)
