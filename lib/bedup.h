@@ -248,4 +248,14 @@ void bd_fsid_unpack(const uint8_t in[16], char out[BD_FSID_LEN + 1]);
 int bd_hash_pack(const char *hash, uint8_t out[16]);
 void bd_hash_unpack(const uint8_t in[16], char out[BD_HASH_LEN + 1]);
 
+/* An inode, (FSID, SUBVOL, INO), packed to sort and search tables of
+ * them. bd_inode_cmp is a qsort/bsearch comparator; a struct that starts
+ * with a struct bd_inode can be sorted with it too. */
+struct bd_inode {
+	uint8_t fsid[16];
+	uint64_t subvol, ino;
+};
+void bd_inode_key(struct bd_inode *k, const struct bd_record *r);
+int bd_inode_cmp(const void *a, const void *b);
+
 #endif

@@ -71,3 +71,25 @@ bd_hash_unpack(const uint8_t in[16], char out[BD_HASH_LEN + 1])
 	}
 	out[BD_HASH_LEN] = '\0';
 }
+
+void
+bd_inode_key(struct bd_inode *k, const struct bd_record *r)
+{
+	memset(k, 0, sizeof *k);
+	bd_fsid_pack(r->fsid, k->fsid);
+	k->subvol = r->subvol;
+	k->ino = r->ino;
+}
+
+int
+bd_inode_cmp(const void *pa, const void *pb)
+{
+	const struct bd_inode *a = pa, *b = pb;
+	int c = memcmp(a->fsid, b->fsid, 16);
+
+	if (c)
+		return c;
+	if (a->subvol != b->subvol)
+		return a->subvol < b->subvol ? -1 : 1;
+	return (a->ino > b->ino) - (a->ino < b->ino);
+}

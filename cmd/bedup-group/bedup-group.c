@@ -40,12 +40,6 @@ struct run {
 	int live;
 };
 
-/* an inode, to find catalog records the input replaces */
-struct key {
-	uint8_t fsid[16];
-	uint64_t subvol, ino;
-};
-
 /* the current (SIZE, FSID) run being collected for output */
 struct pending {
 	struct item *it;
@@ -59,7 +53,7 @@ struct state {
 	size_t mem, budget;  /* MEM: bytes of paths held */
 	struct run *runs;
 	size_t nruns;
-	struct key *keys;    /* inodes of the input, with -C */
+	struct bd_inode *keys;   /* inodes of the input, with -C */
 	size_t nkeys, capkeys;
 	uint64_t minsize;
 	int catalog;         /* -C given: output needs a changed member */
@@ -94,28 +88,6 @@ static int
 qcmp(const void *a, const void *b)
 {
 	return cmp_item(a, b);
-}
-
-static int
-key_cmp(const void *pa, const void *pb)
-{
-	const struct key *a = pa, *b = pb;
-	int c = memcmp(a->fsid, b->fsid, 16);
-
-	if (c)
-		return c;
-	if (a->subvol != b->subvol)
-		return a->subvol < b->subvol ? -1 : 1;
-	return (a->ino > b->ino) - (a->ino < b->ino);
-}
-
-static void
-key_of(struct key *k, const struct bd_record *r)
-{
-	memset(k, 0, sizeof *k);
-	bd_fsid_pack(r->fsid, k->fsid);
-	k->subvol = r->subvol;
-	k->ino = r->ino;
 }
 
 static FILE *
@@ -301,7 +273,7 @@ static void
 read_all(struct state *s, struct bd_input *in, int changed, int keep_keys)
 {
 	struct bd_record r;
-	struct key k;
+	struct bd_inode k;
 
 	while (bd_input_next(in, &r)) {
 		if (keep_keys) {
@@ -309,12 +281,12 @@ read_all(struct state *s, struct bd_input *in, int changed, int keep_keys)
 				s->capkeys = s->capkeys ? 2 * s->capkeys : 1024;
 				s->keys = bd_erealloc(s->keys, s->capkeys * sizeof *s->keys);
 			}
-			key_of(&s->keys[s->nkeys++], &r);
+			bd_inode_key(&s->keys[s->nkeys++], &r);
 		}
 		/* a changed inode's catalog record goes, whatever its old size */
 		if (!changed && s->nkeys) {
-			key_of(&k, &r);
-			if (bsearch(&k, s->keys, s->nkeys, sizeof k, key_cmp))
+			bd_inode_key(&k, &r);
+			if (bsearch(&k, s->keys, s->nkeys, sizeof k, bd_inode_cmp))
 				continue;
 		}
 		add(s, &r, changed);
@@ -458,7 +430,7 @@ main(int argc, char **argv)
 		s.catalog = 1;
 		/* no catalog yet is an empty one: the first run starts it */
 		if (access(catalog, F_OK) == 0) {
-			qsort(s.keys, s.nkeys, sizeof *s.keys, key_cmp);
+			qsort(s.keys, s.nkeys, sizeof *s.keys, bd_inode_cmp);
 			bd_input_init(&in, 1, files);
 			read_all(&s, &in, 0, 0);
 		} else if (errno != ENOENT) {

@@ -48,8 +48,8 @@ struct unit {
 
 /* what the catalog knows, or what this run learnt, of one inode */
 struct entry {
-	uint8_t fsid[16];
-	uint64_t subvol, ino, gen, size;
+	struct bd_inode key;     /* first: the table sorts by it */
+	uint64_t gen, size;
 	uint8_t digest[16];
 	int drop;                /* learnt: gone or replaced */
 };
@@ -77,19 +77,6 @@ struct progress {
 
 /* ---- tables of inodes ------------------------------------------------ */
 
-static int
-entry_cmp(const void *pa, const void *pb)
-{
-	const struct entry *a = pa, *b = pb;
-	int c = memcmp(a->fsid, b->fsid, 16);
-
-	if (c)
-		return c;
-	if (a->subvol != b->subvol)
-		return a->subvol < b->subvol ? -1 : 1;
-	return (a->ino > b->ino) - (a->ino < b->ino);
-}
-
 static struct entry *
 table_add(struct table *t, const struct bd_record *r)
 {
@@ -101,9 +88,7 @@ table_add(struct table *t, const struct bd_record *r)
 	}
 	e = &t->e[t->n++];
 	memset(e, 0, sizeof *e);
-	bd_fsid_pack(r->fsid, e->fsid);
-	e->subvol = r->subvol;
-	e->ino = r->ino;
+	bd_inode_key(&e->key, r);
 	e->gen = r->gen;
 	e->size = r->size;
 	return e;
@@ -112,13 +97,10 @@ table_add(struct table *t, const struct bd_record *r)
 static struct entry *
 table_find(struct table *t, const struct bd_record *r)
 {
-	struct entry key;
+	struct bd_inode key;
 
-	memset(&key, 0, sizeof key);
-	bd_fsid_pack(r->fsid, key.fsid);
-	key.subvol = r->subvol;
-	key.ino = r->ino;
-	return t->n ? bsearch(&key, t->e, t->n, sizeof *t->e, entry_cmp) : NULL;
+	bd_inode_key(&key, r);
+	return t->n ? bsearch(&key, t->e, t->n, sizeof *t->e, bd_inode_cmp) : NULL;
 }
 
 /* digests the catalog holds; read once the first input line is in, so
@@ -145,7 +127,7 @@ load_catalog(struct table *t, const char *path)
 		bd_hash_pack(r.hash, e->digest);
 	}
 	bd_input_close(&in);
-	qsort(t->e, t->n, sizeof *t->e, entry_cmp);
+	qsort(t->e, t->n, sizeof *t->e, bd_inode_cmp);
 }
 
 /* the catalog again, with the digests learnt filled in and the inodes
@@ -161,7 +143,7 @@ update_catalog(struct table *learnt, const char *path)
 
 	if (learnt->n == 0 || access(path, F_OK) < 0)
 		return;
-	qsort(learnt->e, learnt->n, sizeof *learnt->e, entry_cmp);
+	qsort(learnt->e, learnt->n, sizeof *learnt->e, bd_inode_cmp);
 	bd_input_init(&in, 1, files);
 	if (bd_atomic_open(&at, path) < 0) {
 		bd_fail("%s:", path);
