@@ -33,11 +33,12 @@ struct member {
 	struct stat st;          /* at the first open */
 	struct bd_extents x;
 	size_t unit;
+	size_t next;             /* next member of its unit, or SIZE_MAX */
 };
 
 struct unit {
-	size_t *m;               /* member indexes, in input order */
-	size_t nm;
+	size_t first, last;      /* its members, chained through next */
+	int failed;              /* the sample could not be read */
 	int known;               /* DIGEST holds the whole-file digest */
 	uint8_t digest[16];
 	uint8_t sample[16];
@@ -322,8 +323,8 @@ hash_unit(struct member *mem, struct unit *u, char *buf)
 {
 	size_t i;
 
-	for (i = 0; i < u->nm; i++) {
-		if (hash_member(&mem[u->m[i]], buf, u->digest, &u->bytes) == 0) {
+	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
+		if (hash_member(&mem[i], buf, u->digest, &u->bytes) == 0) {
 			u->known = 1;
 			return;
 		}
@@ -418,6 +419,190 @@ note(struct table *learnt, struct member *m)
 		table_add(learnt, &m->r)->drop = 1;
 }
 
+/* orders of indexes, for qsort_r: sorting keeps large groups n log n */
+static int
+by_inode(const void *pa, const void *pb, void *arg)
+{
+	const struct bd_record *r = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+
+	if (r[a].subvol != r[b].subvol)
+		return r[a].subvol < r[b].subvol ? -1 : 1;
+	if (r[a].ino != r[b].ino)
+		return r[a].ino < r[b].ino ? -1 : 1;
+	return (a > b) - (a < b);
+}
+
+static int
+by_layout(const void *pa, const void *pb, void *arg)
+{
+	const struct member *m = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb, i;
+	const struct bd_extents *x = &m[a].x, *y = &m[b].x;
+
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	for (i = 0; i < x->n; i++) {
+		const struct bd_extent *e = &x->e[i], *f = &y->e[i];
+
+		if (e->physical != f->physical)
+			return e->physical < f->physical ? -1 : 1;
+		if (e->logical != f->logical)
+			return e->logical < f->logical ? -1 : 1;
+		if (e->length != f->length)
+			return e->length < f->length ? -1 : 1;
+	}
+	return (a > b) - (a < b);
+}
+
+static int
+by_sample(const void *pa, const void *pb, void *arg)
+{
+	const struct unit *u = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = memcmp(u[a].sample, u[b].sample, 16);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+static int
+by_digest(const void *pa, const void *pb, void *arg)
+{
+	const struct unit *u = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = memcmp(u[a].digest, u[b].digest, 16);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+struct class_arg {
+	const struct member *mem;
+	const struct unit *units;
+};
+
+static int
+by_class(const void *pa, const void *pb, void *arg)
+{
+	const struct class_arg *c = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	size_t ca = c->units[c->mem[a].unit].cls, cb = c->units[c->mem[b].unit].cls;
+
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	return (a > b) - (a < b);
+}
+
+/* the members of G that are distinct inodes, in input order */
+static size_t
+collapse_links(struct bd_group *g, struct member *mem, size_t *idx)
+{
+	char *keep = bd_ecalloc(g->n, 1);
+	size_t i, n = 0;
+
+	for (i = 0; i < g->n; i++)
+		idx[i] = i;
+	qsort_r(idx, g->n, sizeof *idx, by_inode, g->r);
+	for (i = 0; i < g->n; i++)
+		keep[idx[i]] = i == 0 || !bd_record_same_inode(&g->r[idx[i - 1]], &g->r[idx[i]]);
+	for (i = 0; i < g->n; i++)
+		if (keep[i])
+			mem[n++].r = g->r[i];
+	free(keep);
+	return n;
+}
+
+/* members of one layout become one unit; units numbered in order of
+ * their first member. Returns the number of units. */
+static size_t
+make_units(struct member *mem, size_t n, struct unit *units, size_t *idx)
+{
+	size_t *lead = bd_ecalloc(n, sizeof *lead);
+	size_t na = 0, nu = 0, i, u;
+
+	for (i = 0; i < n; i++)
+		if (mem[i].state == ALIVE)
+			idx[na++] = i;
+	qsort_r(idx, na, sizeof *idx, by_layout, mem);
+	for (i = 0; i < na; i++)
+		lead[idx[i]] = i > 0 && bd_extents_same(&mem[idx[i - 1]].x, &mem[idx[i]].x) ?
+		    lead[idx[i - 1]] : idx[i];
+	for (i = 0; i < n; i++) {
+		if (mem[i].state != ALIVE)
+			continue;
+		mem[i].next = SIZE_MAX;
+		if (lead[i] == i) {
+			u = mem[i].unit = nu++;
+			units[u].first = i;
+		} else {
+			u = mem[i].unit = mem[lead[i]].unit;
+			mem[units[u].last].next = i;
+		}
+		units[u].last = i;
+	}
+	free(lead);
+	return nu;
+}
+
+/* keeps the jobs whose sample matches another job's sample */
+static size_t
+split_by_sample(struct member *mem, struct unit *units, size_t *jobs, size_t nj, char *buf)
+{
+	char *keep = bd_ecalloc(nj, 1);
+	size_t i, k = 0;
+
+	for (i = 0; i < nj; i++)
+		if (sample_member(&mem[units[jobs[i]].first], buf, units[jobs[i]].sample) == 0)
+			jobs[k++] = jobs[i];
+		else
+			units[jobs[i]].failed = 1;   /* its first member is dropped */
+	nj = k;
+	qsort_r(jobs, nj, sizeof *jobs, by_sample, units);
+	for (i = 0; i + 1 < nj; i++)
+		if (memcmp(units[jobs[i]].sample, units[jobs[i + 1]].sample, 16) == 0)
+			keep[i] = keep[i + 1] = 1;
+	for (i = 0, k = 0; i < nj; i++)
+		if (keep[i])
+			jobs[k++] = jobs[i];
+	free(keep);
+	return k;
+}
+
+/* writes the classes of 2+ units of equal digest, each in order of its
+ * first member, members in input order */
+static void
+write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_t *idx)
+{
+	size_t nk = 0, i, j, cnt;
+	char hex[BD_HASH_LEN + 1];
+
+	for (i = 0; i < nu; i++) {
+		units[i].cls = SIZE_MAX;
+		if (units[i].known && !units[i].failed)
+			idx[nk++] = i;
+	}
+	qsort_r(idx, nk, sizeof *idx, by_digest, units);
+	for (i = 0; i < nk; i = j) {
+		for (j = i + 1; j < nk && !memcmp(units[idx[i]].digest, units[idx[j]].digest, 16); j++)
+			;
+		cnt = j - i;
+		while (cnt >= 2 && i < j)
+			units[idx[i++]].cls = idx[j - cnt];   /* its smallest unit */
+	}
+	/* members by (class, input order): units are numbered by first member */
+	for (i = 0, nk = 0; i < n; i++)
+		if (mem[i].state == ALIVE && units[mem[i].unit].cls != SIZE_MAX)
+			idx[nk++] = i;
+	qsort_r(idx, nk, sizeof *idx, by_class, &(struct class_arg){ mem, units });
+	for (i = 0; i < nk; i++) {
+		struct member *m = &mem[idx[i]];
+
+		bd_hash_unpack(units[m->unit].digest, hex);
+		memcpy(m->r.hash, hex, sizeof hex);
+		if (bd_record_write(stdout, &m->r) < 0)
+			bd_die("write error:");
+	}
+}
+
 static void
 do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct pool *pool,
     struct progress *pr, char *buf)
@@ -425,19 +610,14 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 	struct member *mem = bd_ecalloc(g->n, sizeof *mem);
 	struct unit *units = bd_ecalloc(g->n, sizeof *units);
 	size_t *jobs = bd_ecalloc(g->n, sizeof *jobs);
-	size_t n = 0, nu = 0, nj = 0, nknown = 0, i, j, k, alive;
+	size_t *idx = bd_ecalloc(g->n, sizeof *idx);
+	size_t n, nu = 0, nj = 0, nknown = 0, i, k, alive = 0;
 	uint64_t size = g->r[0].size;
 
 	/* hard links are one member */
-	for (i = 0; i < g->n; i++) {
-		for (j = 0; j < n; j++)
-			if (bd_record_same_inode(&mem[j].r, &g->r[i]))
-				break;
-		if (j == n)
-			mem[n++].r = g->r[i];
-	}
+	n = collapse_links(g, mem, idx);
 	/* every member: still the inode named, and its layout */
-	for (i = 0, alive = 0; i < n && n >= 2; i++) {
+	for (i = 0; i < n && n >= 2; i++) {
 		int fd = open_member(&mem[i], &mem[i].st);
 
 		if (fd < 0)
@@ -447,25 +627,18 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 		close(fd);
 		alive++;
 	}
-	/* members with one layout are one unit, read at most once */
-	for (i = 0; i < n && alive >= 2; i++) {
+	if (alive >= 2)
+		nu = make_units(mem, n, units, idx);
+	for (i = 0; i < n && cat && nu >= 2; i++) {
+		struct unit *u = &units[mem[i].unit];
 		struct entry *e;
 
-		if (mem[i].state != ALIVE)
+		if (mem[i].state != ALIVE || u->known)
 			continue;
-		for (k = 0; k < nu; k++)
-			if (bd_extents_same(&mem[units[k].m[0]].x, &mem[i].x))
-				break;
-		if (k == nu) {
-			units[nu].m = bd_ecalloc(n, sizeof *units[nu].m);
-			nu++;
-		}
-		units[k].m[units[k].nm++] = i;
-		mem[i].unit = k;
-		e = cat ? table_find(cat, &mem[i].r) : NULL;
-		if (e && e->gen == mem[i].r.gen && e->size == mem[i].r.size && !units[k].known) {
-			units[k].known = 1;
-			memcpy(units[k].digest, e->digest, 16);
+		e = table_find(cat, &mem[i].r);
+		if (e && e->gen == mem[i].r.gen && e->size == mem[i].r.size) {
+			u->known = 1;
+			memcpy(u->digest, e->digest, 16);
 			nknown++;
 		}
 	}
@@ -476,78 +649,37 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 				jobs[nj++] = k;
 		/* the catalog holds no samples: with a known unit around,
 		 * every other one must be read in full to compare */
-		if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2) {
-			for (i = 0; i < nj; i++)
-				if (sample_member(&mem[units[jobs[i]].m[0]], buf, units[jobs[i]].sample) < 0)
-					units[jobs[i]].nm = 0;  /* its first member failed: skip it */
-			for (i = 0, k = 0; i < nj; i++) {
-				struct unit *u = &units[jobs[i]];
-
-				for (j = 0; j < nj && u->nm; j++)
-					if (j != i && units[jobs[j]].nm &&
-					    memcmp(u->sample, units[jobs[j]].sample, 16) == 0)
-						break;
-				if (u->nm && j < nj)
-					jobs[k++] = jobs[i];
-			}
-			nj = k;
-		}
+		if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
+			nj = split_by_sample(mem, units, jobs, nj, buf);
 		if (nj == 1 && nknown == 0)
 			nj = 0;                  /* nothing left to match it */
-		if (nj > 0) {
-			if (pool)
-				run_jobs(pool, mem, units, jobs, nj);
-			else
-				for (i = 0; i < nj; i++)
-					hash_unit(mem, &units[jobs[i]], buf);
-			for (i = 0; i < nj; i++) {
-				pr->bytes += units[jobs[i]].bytes;
-				pr->files += units[jobs[i]].bytes || size == 0;
-			}
+		if (pool && nj > 1)
+			run_jobs(pool, mem, units, jobs, nj);
+		else
+			for (i = 0; i < nj; i++)
+				hash_unit(mem, &units[jobs[i]], buf);
+		for (i = 0; i < nj; i++) {
+			pr->bytes += units[jobs[i]].bytes;
+			pr->files += units[jobs[i]].bytes || size == 0;
 		}
 	}
 	/* notes in input order, whatever thread met the problem */
 	for (i = 0; i < n; i++)
 		note(learnt, &mem[i]);
-	/* classes of equal digests: a class is named by its first unit,
-	 * and units are in order of their first member */
-	for (k = 0; k < nu; k++) {
-		units[k].cls = k;
-		for (j = 0; j < k; j++)
-			if (units[j].known && units[k].known &&
-			    memcmp(units[j].digest, units[k].digest, 16) == 0) {
-				units[k].cls = j;
-				break;
-			}
-		units[units[k].cls].nunits++;
-	}
-	for (k = 0; k < nu; k++) {
-		char hex[BD_HASH_LEN + 1];
-
-		if (!units[k].known || units[k].cls != k || units[k].nunits < 2)
-			continue;
-		bd_hash_unpack(units[k].digest, hex);
-		for (i = 0; i < n; i++) {
-			if (mem[i].state != ALIVE || units[mem[i].unit].cls != k)
-				continue;
-			memcpy(mem[i].r.hash, hex, sizeof hex);
-			if (bd_record_write(stdout, &mem[i].r) < 0)
-				bd_die("write error:");
-		}
-	}
+	if (nu >= 2)
+		write_classes(mem, n, units, nu, idx);
 	/* every digest known, matched or not, saves a read next time */
-	for (i = 0; i < n && learnt; i++)
-		if (mem[i].state == ALIVE && nu >= 2 && units[mem[i].unit].known)
+	for (i = 0; i < n && learnt && nu >= 2; i++)
+		if (mem[i].state == ALIVE && units[mem[i].unit].known)
 			memcpy(table_add(learnt, &mem[i].r)->digest, units[mem[i].unit].digest, 16);
 	pr->groups++;
 	progress(pr, 0);
-	for (k = 0; k < nu; k++)
-		free(units[k].m);
 	for (i = 0; i < n; i++)
 		bd_extents_free(&mem[i].x);
 	free(units);
 	free(mem);
 	free(jobs);
+	free(idx);
 }
 
 int
