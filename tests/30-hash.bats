@@ -253,6 +253,28 @@ pipeline() {
 	assert_output ""
 }
 
+@test "a read error (EIO) drops the file with a note, the run goes on" {
+	local loop logical phys
+	mkfile "$D/a" 1000000 eio
+	copy "$D/a" "$D/bad"
+	copy "$D/a" "$D/c"
+	sync
+	# spoil one block of bad's data on the disk, outside the sampled
+	# blocks: btrfs then fails the read on a checksum mismatch
+	loop=$(findmnt -nvo SOURCE -T "$MNT")
+	logical=$(($(filefrag -v "$D/bad" | awk '$1 == "0:" { sub(/\.\./, "", $4); print $4 }') * 4096))
+	phys=$(btrfs-map-logical -l "$logical" -b 4096 "$loop" | awk '/^mirror 1/ { print $6 }')
+	[ -n "$phys" ]
+	head -c 4096 /dev/urandom | dd of="$IMG" bs=4096 seek=$((phys / 4096 + 60)) conv=notrunc status=none
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	record "$D/a" "$D/bad" "$D/c" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $D/bad: read error: Input/output error"
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/c")")"
+}
+
 @test "odd names and paths longer than PATH_MAX" {
 	local odd deep n i line
 	odd=$(printf '%s/sp ace\ttab\nnl\\bs\001\377' "$D")
