@@ -430,7 +430,8 @@ main(int argc, char **argv)
 		s.catalog = 1;
 		/* no catalog yet is an empty one: the first run starts it */
 		if (access(catalog, F_OK) == 0) {
-			qsort(s.keys, s.nkeys, sizeof *s.keys, bd_inode_cmp);
+			if (s.nkeys)
+				qsort(s.keys, s.nkeys, sizeof *s.keys, bd_inode_cmp);
 			bd_input_init(&in, 1, files);
 			read_all(&s, &in, 0, 0);
 		} else if (errno != ENOENT) {
@@ -446,7 +447,8 @@ main(int argc, char **argv)
 		s.out = tempfile();
 	}
 	if (s.nruns == 0) {
-		qsort(s.items, s.n, sizeof *s.items, qcmp);
+		if (s.n)
+			qsort(s.items, s.n, sizeof *s.items, qcmp);
 		for (i = 0; i < s.n; i++)
 			emit_group(&s, &s.items[i]);
 	} else {

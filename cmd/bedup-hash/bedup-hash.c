@@ -128,7 +128,8 @@ load_catalog(struct table *t, const char *path)
 		bd_hash_pack(r.hash, e->digest);
 	}
 	bd_input_close(&in);
-	qsort(t->e, t->n, sizeof *t->e, bd_inode_cmp);
+	if (t->n)
+		qsort(t->e, t->n, sizeof *t->e, bd_inode_cmp);
 }
 
 /* the catalog again, with the digests learnt filled in and the inodes
