@@ -340,3 +340,35 @@ pipeline() {
 	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
 	assert_regex "${stderr##*$'\n'}" '^bedup-hash: 1 groups, 2 files read, 1\.9 MiB hashed, [0-9.]+ MiB/s$'
 }
+
+@test "low impact: idle I/O class unless -p, sequential reads, pages dropped after" {
+	mkfile "$D/a" 300000 low
+	copy "$D/a" "$D/b"
+	sync
+	record "$D/a" "$D/b" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/strace" \
+		-e trace=ioprio_set,fadvise64 bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
+	st=$BATS_TEST_TMPDIR/strace
+	assert_equal "$(grep -c 'ioprio_set(IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) = 0' "$st")" 1
+	assert_equal "$(grep -c 'POSIX_FADV_SEQUENTIAL' "$st")" 2
+	assert_equal "$(grep -c 'POSIX_FADV_DONTNEED' "$st")" 2
+	run --separate-stderr strace -f -qq -o "$st" -e trace=ioprio_set bedup-hash -p "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(grep -c ioprio_set "$st")" 0
+	# the reading threads are idle too: look at them while input is pending
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	bedup-hash -j 3 <"$BATS_TEST_TMPDIR/fifo" >/dev/null &
+	exec 7>"$BATS_TEST_TMPDIR/fifo"
+	for i in $(seq 100); do
+		[ "$(ls /proc/$!/task | wc -l)" = 4 ] && break
+		sleep 0.1
+	done
+	classes=$(for t in /proc/$!/task/*; do ionice -p "${t##*/}"; done | sort | uniq -c | tr -s ' ')
+	exec 7>&-
+	wait $!
+	assert_equal "$classes" " 4 idle"
+}
