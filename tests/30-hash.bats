@@ -372,3 +372,21 @@ pipeline() {
 	wait $!
 	assert_equal "$classes" " 4 idle"
 }
+
+@test "catalog: a deleted file is dropped silently and leaves the catalog" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 150000 gone
+	copy "$D/a" "$D/b"
+	copy "$D/a" "$D/doomed"
+	sync
+	pipeline "$cat" "$D/a" "$D/b" "$D/doomed" >/dev/null
+	assert_equal "$(cut -f7 "$cat" | sort)" "$(printf '%s\n' "$D/a" "$D/b" "$D/doomed" | sort)"
+	rm "$D/doomed"
+	copy "$D/a" "$D/new"
+	sync
+	run --separate-stderr pipeline "$cat" "$D/new"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b" "$D/new")")"
+	assert_equal "$(cut -f7 "$cat" | sort)" "$(printf '%s\n' "$D/a" "$D/b" "$D/new" | sort)"
+}
