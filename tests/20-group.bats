@@ -215,3 +215,11 @@ rec() {
 	assert_equal "$output" "$(rec 9 "$A" 300 /old; rec 9 "$A" 301 /new)"
 	assert_equal "$(cat "$cat")" "$(rec 9 "$A" 300 /old; rec 9 "$A" 301 /new)"
 }
+
+@test "an output that cannot be written is exit 2" {
+	{ rec 9 "$A" 300 /old; rec 9 "$A" 301 /new; } >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr sh -c 'bedup-group "$@" >/dev/full' sh "$BATS_TEST_TMPDIR/in"
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "bedup-group: write error: No space left on device"
+}

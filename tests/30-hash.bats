@@ -390,3 +390,18 @@ pipeline() {
 	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b" "$D/new")")"
 	assert_equal "$(cut -f7 "$cat" | sort)" "$(printf '%s\n' "$D/a" "$D/b" "$D/new" | sort)"
 }
+
+@test "catalog: a malformed catalog line is reported once and left out" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 50000 mal
+	copy "$D/a" "$D/b"
+	sync
+	{ record "$D/a"; echo junk; } >"$cat"
+	record "$D/b" >"$BATS_TEST_TMPDIR/new"
+	bedup-group -C "$cat" "$BATS_TEST_TMPDIR/new" >"$BATS_TEST_TMPDIR/in" 2>/dev/null || true
+	run --separate-stderr bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $cat: line 2: expected 7 fields, got 1"
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
+	assert_equal "$(cat "$cat")" "$(hashed "$(digest "$D/a")" "$(record "$D/a")")"
+}

@@ -137,23 +137,37 @@ load_catalog(struct table *t, const char *path)
 static void
 update_catalog(struct table *learnt, const char *path)
 {
-	struct bd_input in;
 	struct bd_record r;
 	struct bd_atomic at;
-	char *files[1] = { (char *)path };
+	char *line = NULL, why[128];
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
 	uint8_t d[16];
 
-	if (learnt->n == 0 || access(path, F_OK) < 0)
+	if (learnt->n == 0)
 		return;
 	qsort(learnt->e, learnt->n, sizeof *learnt->e, bd_inode_cmp);
-	bd_input_init(&in, 1, files);
-	if (bd_atomic_open(&at, path) < 0) {
-		bd_fail("%s:", path);
+	if (!(f = fopen(path, "re"))) {
+		if (errno != ENOENT)
+			bd_fail("%s:", path);
 		return;
 	}
-	while (bd_input_next(&in, &r)) {
-		struct entry *e = table_find(learnt, &r);
+	if (bd_atomic_open(&at, path) < 0) {
+		bd_fail("%s:", path);
+		fclose(f);
+		return;
+	}
+	/* not bd_input: its malformed lines were reported when it was
+	 * loaded; they are left out here, as bedup-group -u does */
+	while ((n = getline(&line, &cap, f)) > 0) {
+		struct entry *e;
 
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n == 0 || bd_record_parse(line, (size_t)n, &r, why, sizeof why) < 0)
+			continue;
+		e = table_find(learnt, &r);
 		if (e && e->gen == r.gen) {
 			if (e->drop)
 				continue;
@@ -164,9 +178,14 @@ update_catalog(struct table *learnt, const char *path)
 		}
 		bd_record_write(at.f, &r);   /* errors show at commit */
 	}
-	bd_input_close(&in);
-	if (bd_atomic_commit(&at) < 0)
+	if (ferror(f)) {
+		bd_fail("%s: read error", path);
+		bd_atomic_abort(&at);
+	} else if (bd_atomic_commit(&at) < 0) {
 		bd_fail("%s:", path);
+	}
+	fclose(f);
+	free(line);
 }
 
 /* ---- reading --------------------------------------------------------- */
