@@ -42,7 +42,6 @@ struct unit {
 	int known;               /* DIGEST holds the whole-file digest */
 	uint8_t digest[16];
 	uint8_t sample[16];
-	int need;                /* to be read in full */
 	uint64_t bytes;          /* read by a worker */
 	size_t cls, nunits;      /* class of equal digests */
 };
