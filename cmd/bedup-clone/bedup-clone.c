@@ -135,10 +135,17 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 			out(status, r->size, s, r);
 			break;
 		}
-		if (d[i].state != BD_DEDUPE_DONE) {
-			t->failed++;
-			bd_status = 1;
+		/* each failure is also a message, as RECORDS.md asks */
+		if (d[i].state == BD_DEDUPE_DIFFERS)
+			bd_pfail(r->path, "content differs from the source, not shared");
+		else if (d[i].state == BD_DEDUPE_BUSY)
+			bd_pfail(r->path, "busy (a btrfs send in progress?), not shared");
+		else if (d[i].state == BD_DEDUPE_ERROR) {
+			errno = d[i].err;
+			bd_pfail(r->path, "not shared:");
 		}
+		if (d[i].state != BD_DEDUPE_DONE)
+			t->failed++;
 		close(d[i].fd);
 	}
 }
