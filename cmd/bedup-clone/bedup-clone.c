@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/btrfs.h>
+#include <linux/fs.h>
 
 #include "bedup.h"
 
@@ -98,12 +99,18 @@ defrag(int fd, const struct bd_record *r)
 		bd_pfail(r->path, "defrag:");
 }
 
-static const char *
-errname(int e)
+/* Reports that DST could not be shared, for the reason E (an errno). */
+static void
+fail(int e, const struct bd_record *src, const struct bd_record *dst, struct totals *t)
 {
 	const char *s = strerrorname_np(e);
+	char status[64];
 
-	return s ? s : "EUNKNOWN";
+	snprintf(status, sizeof status, "error:%s", s ? s : "EUNKNOWN");
+	out(status, dst->size, src, dst);
+	errno = e;
+	bd_pfail(dst->path, "not shared:");
+	t->failed++;
 }
 
 /* Shares SRC into the N destinations of batch B and reports each. */
@@ -112,7 +119,6 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
     const size_t *b, size_t n, struct totals *t)
 {
 	const struct bd_record *s = &g->r[src], *r;
-	char status[64];
 	size_t i;
 
 	bd_dedupe(sfd, s->size, d, n);
@@ -131,8 +137,7 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 			out("busy", r->size, s, r);
 			break;
 		default:
-			snprintf(status, sizeof status, "error:%s", errname(d[i].err));
-			out(status, r->size, s, r);
+			fail(d[i].err, s, r, t);
 			break;
 		}
 		/* each failure is also a message, as RECORDS.md asks */
@@ -140,11 +145,7 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 			bd_pfail(r->path, "content differs from the source, not shared");
 		else if (d[i].state == BD_DEDUPE_BUSY)
 			bd_pfail(r->path, "busy (a btrfs send in progress?), not shared");
-		else if (d[i].state == BD_DEDUPE_ERROR) {
-			errno = d[i].err;
-			bd_pfail(r->path, "not shared:");
-		}
-		if (d[i].state != BD_DEDUPE_DONE)
+		if (d[i].state == BD_DEDUPE_DIFFERS || d[i].state == BD_DEDUPE_BUSY)
 			t->failed++;
 		close(d[i].fd);
 	}
@@ -158,7 +159,7 @@ group(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	struct stat st;
 	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
 	long src;
-	int sfd = -1, fd, ro;
+	int sfd = -1, fd, ro, fl, e;
 
 	if (g->n < 2 || g->r[0].size == 0)
 		return;
@@ -190,6 +191,18 @@ group(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 			continue;
 		}
 		if (ro && !o->ro) {
+			close(fd);
+			continue;
+		}
+		/* the kernel shares into an append-only file; its owner asked
+		 * for nothing but appends, so neither flag is ever overruled */
+		e = 0;
+		if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0)
+			e = errno;
+		else if (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL))
+			e = EPERM;
+		if (e) {
+			fail(e, &g->r[src], &g->r[i], t);
 			close(fd);
 			continue;
 		}
