@@ -208,8 +208,9 @@ struct bd_extents {
 	size_t cap;
 };
 
-/* Reads the extent map of FD (FIEMAP, after syncing nothing: delalloc
- * extents show as such). Returns 0 or -1/errno. */
+/* Reads the extent map of FD (FIEMAP_FLAG_SYNC: dirty data is written
+ * out first, as btrfs would map dirty overwritten pages to their old
+ * extent). Returns 0 or -1/errno. */
 int bd_extents_get(int fd, struct bd_extents *x);
 
 /* True when A and B map every byte to the same physical place, i.e. the

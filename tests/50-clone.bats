@@ -343,3 +343,81 @@ deduped	3000000	$D/a	$D/b"
 	meta "$D/a" "$D/b" >"$D/meta.after"
 	assert_equal "$(cat "$D/meta.after")" "$(cat "$D/meta.before")"
 }
+
+@test "clone: a member with unwritten rewritten pages is not taken as shared" {
+	mkfile "$D/a" 3000000 s
+	copy "$D/a" "$D/b"
+	record "$D/a" "$D/b" >"$D/in"
+	run --separate-stderr bedup-clone "$D/in"
+	assert_success
+	# the same bytes again, still in the page cache: FIEMAP without a
+	# sync would show the old, shared extent
+	dd if="$D/a" of="$D/b" bs=1M conv=notrunc status=none
+	run --separate-stderr bedup-clone "$D/in"
+	assert_success
+	assert_output "deduped	3000000	$D/a	$D/b"
+	assert_equal "$stderr" ""
+	assert_equal "$(excl "$D/a" "$D/b")" "$(zeros 2)"
+}
+
+# writer FILE DIR: rewrites FILE in place with the patterns DIR/p0, p1,
+# p0, p2... until DIR/stop exists, noting in DIR/last each pattern it has
+# completely written.
+writer() {
+	local f=$1 dir=$2 p
+	while :; do
+		for p in p0 p1 p0 p2; do
+			dd if="$dir/$p" of="$f" bs=1M conv=notrunc status=none || return 1
+			echo "$p" >"$dir/last"
+			[ -e "$dir/stop" ] && return 0
+		done
+	done
+}
+
+@test "clone: a member rewritten during the run ends as its writer left it, 20 rounds" {
+	local size=$((64 * 1048576)) round want p0 st line pid
+	mkfile "$D/p0" "$size" p0
+	mkfile "$D/p1" "$size" p1
+	mkfile "$D/p2" "$size" p2
+	for f in m0 m1 m2 m3; do copy "$D/p0" "$D/$f"; done
+	# the written file first: in the first round it is the source
+	record "$D/m2" "$D/m0" "$D/m1" "$D/m3" >"$D/in"
+	p0=$(sha256sum <"$D/p0")
+	for round in $(seq 1 20); do
+		rm -f "$D/stop" "$D/last"
+		# fresh extents for the others, so that every round has work
+		for f in m0 m1 m3; do
+			dd if="$D/p0" of="$D/$f" bs=1M conv=notrunc status=none
+		done
+		writer "$D/m2" "$D" &
+		pid=$!
+		# the writer is under way, and keeps writing during the run
+		while [ ! -e "$D/last" ]; do sleep 0.01; done
+		# odd rounds: the pipeline; even rounds: clone alone, no lock
+		st=0
+		if [ $((round % 2)) = 1 ]; then
+			bedup-lock "$D/in" 2>"$D/err" | bedup-clone >"$D/out" 2>>"$D/err" || st=$?
+		else
+			bedup-clone "$D/in" >"$D/out" 2>"$D/err" || st=$?
+		fi
+		touch "$D/stop"
+		wait "$pid"
+		[ -s "$D/last" ]
+		want=$(sha256sum <"$D/$(cat "$D/last")")
+		echo "round $round: clone $st, wrote $(cat "$D/last"), $(cut -f1 "$D/out" | sort | uniq -c | xargs)"
+		[ "$st" = 0 ] || [ "$st" = 1 ]
+		while IFS= read -r line; do
+			[[ $line =~ ^(deduped|shared|differs)$'\t'[0-9]+$'\t'$D/m[0-3]$'\t'$D/m[0-3]$ ]] ||
+				{ echo "unexpected output: $line"; false; }
+		done <"$D/out"
+		while IFS= read -r line; do
+			[[ $line =~ ^bedup-(lock|clone):\ $D/m2:\ (in\ use,\ skipped|content\ differs\ from\ the\ source,\ not\ shared)$ ||
+			   $line =~ ^bedup-clone:\ $D/m[013]:\ content\ differs\ from\ the\ source,\ not\ shared$ ]] ||
+				{ echo "unexpected message: $line"; false; }
+		done <"$D/err"
+		assert_equal "$(sha256sum <"$D/m2")" "$want"
+		for f in m0 m1 m3; do
+			assert_equal "$(sha256sum <"$D/$f")" "$p0"
+		done
+	done
+}
