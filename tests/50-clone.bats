@@ -360,6 +360,56 @@ deduped	3000000	$D/a	$D/b"
 	assert_equal "$(excl "$D/a" "$D/b")" "$(zeros 2)"
 }
 
+@test "clone: a destination a btrfs send is using is reported busy" {
+	local spid i rfd
+	btrfs subvolume create "$D/s1" >/dev/null
+	btrfs subvolume create "$D/s2" >/dev/null
+	mkfile "$D/s1/a" 3000000 s
+	copy "$D/s1/a" "$D/s2/a"
+	btrfs subvolume snapshot -r "$D/s1" "$D/r1" >/dev/null
+	btrfs subvolume snapshot -r "$D/s2" "$D/r2" >/dev/null
+	btrfs subvolume delete "$D/s1" "$D/s2" >/dev/null
+	btrfs filesystem sync "$MNT"
+	record "$D/r1/a" "$D/r2/a" >"$D/in"
+	# a send into a pipe nobody reads: it stays in progress, blocked
+	mkfifo "$D/fifo"
+	btrfs send -q "$D/r2" >"$D/fifo" &
+	spid=$!
+	exec {rfd}<"$D/fifo"
+	for i in $(seq 100); do
+		case $(cat "/proc/$spid/wchan") in *pipe_write) break ;; esac
+		sleep 0.1
+	done
+	run --separate-stderr bedup-clone -R "$D/in"
+	exec {rfd}<&-
+	wait "$spid" || true
+	assert_failure 1
+	assert_output "busy	3000000	$D/r1/a	$D/r2/a"
+	assert_equal "$stderr" "bedup-clone: $D/r2/a: busy (a btrfs send in progress?), not shared"
+	# once the send is over, it works
+	run --separate-stderr bedup-clone -R "$D/in"
+	assert_success
+	assert_output "deduped	3000000	$D/r1/a	$D/r2/a"
+	assert_equal "$stderr" ""
+}
+
+@test "clone: odd names are escaped in the output" {
+	local odd=$'t\tab\\ \nl\001'
+	mkdir "$D/$odd"
+	mkfile "$D/$odd/a" 300000 s
+	copy "$D/$odd/a" "$D/$odd/b"$'\377'
+	record "$D/$odd/a" "$D/$odd/b"$'\377' >"$D/in"
+	run --separate-stderr bedup-clone "$D/in"
+	assert_success
+	local e='t\tab\\ \nl\001'
+	assert_output "deduped	300000	$D/$e/a	$D/$e/b"$'\377'
+	assert_equal "$stderr" ""
+	# plain names for btrfs filesystem du, which prints names raw
+	ln "$D/$odd/a" "$D/la"
+	ln "$D/$odd/b"$'\377' "$D/lb"
+	assert_equal "$(excl "$D/la" "$D/lb")" "$(zeros 2)"
+}
+
 # writer FILE DIR: rewrites FILE in place with the patterns DIR/p0, p1,
 # p0, p2... until DIR/stop exists, noting in DIR/last each pattern it has
 # completely written.

@@ -108,7 +108,7 @@ record() {
 		sv=$(btrfs inspect-internal rootid -- "$p" 2>/dev/null ||
 			btrfs inspect-internal rootid -- "$(dirname -- "$p")") &&
 		ino=$(stat -c %i -- "$p") &&
-		gen=$(lsattr -vd -- "$p" | awk '{print $1}') &&
+		gen=$(lsattr -vd -- "$p" | awk 'NR == 1 { print $1 }') &&
 		[ -n "$fs" ] && [ -n "$gen" ] || { echo "record: $p: cannot make a record" >&2; return 1; }
 		printf '%s\t-\t%s\t%s\t%s\t%s\t' "$size" "$fs" "$sv" "$ino" "$gen"
 		printf '%s' "$abs" | recio -e || return 1
