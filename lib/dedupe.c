@@ -2,6 +2,7 @@
  * call that compares both ranges under the inode locks and shares only
  * identical bytes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +10,8 @@
 #include <linux/fs.h>
 
 #include "bedup.h"
+
+#define READAHEAD_MAX (256u << 20)    /* bytes asked ahead per call, all files */
 
 size_t
 bd_dedupe_max_dests(void)
@@ -40,7 +43,7 @@ bd_dedupe(int src, uint64_t len, struct bd_dedupe_dest *d, size_t n)
 {
 	struct file_dedupe_range *arg;
 	size_t i, k, *idx, max = bd_dedupe_max_dests();
-	uint64_t off, chunk;
+	uint64_t off, chunk, ra;
 	int again;
 
 	for (i = 0; i < n; i++) {
@@ -67,6 +70,15 @@ bd_dedupe(int src, uint64_t len, struct bd_dedupe_dest *d, size_t n)
 			idx[k++] = i;
 		}
 		arg->dest_count = (uint16_t)k;
+		/* the kernel's compare reads one folio at a time with no
+		 * readahead: ask for this chunk and the next up front, within
+		 * a budget so that a large batch does not flood the cache */
+		ra = 2 * (uint64_t)BD_DEDUPE_CHUNK;
+		if ((k + 1) * ra > READAHEAD_MAX)
+			ra = READAHEAD_MAX / (k + 1);
+		posix_fadvise(src, (off_t)off, (off_t)ra, POSIX_FADV_WILLNEED);
+		for (i = 0; i < k; i++)
+			posix_fadvise(d[idx[i]].fd, (off_t)off, (off_t)ra, POSIX_FADV_WILLNEED);
 		if (ioctl(src, FIDEDUPERANGE, arg) < 0) {
 			if (errno == EINTR)
 				continue;
