@@ -10,7 +10,6 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${MNT:-}" ] && chattr -R -i -a "$MNT" 2>/dev/null
 	btrfs_unmount
 }
 
