@@ -409,6 +409,33 @@ deduped	3000000	$D/a	$D/b"
 	assert_equal "$(excl "$D/la" "$D/lb")" "$(zeros 2)"
 }
 
+@test "clone: paths longer than PATH_MAX" {
+	local name i f fs
+	name=$(printf 'd%.0s' $(seq 200))
+	fs=$(fsid "$MNT")
+	# record cannot: realpath and stat refuse such paths; build by hand
+	(
+		cd "$D"
+		for i in $(seq 25); do mkdir "$name" && cd "$name"; done
+		mkfile a 300000 s
+		copy a b
+		for f in a b; do
+			printf '300000\t-\t%s\t5\t%s\t%s\t%s/%s\n' "$fs" "$(stat -c %i "$f")" \
+				"$(lsattr -vd "$f" | awk 'NR == 1 { print $1 }')" "$PWD" "$f"
+		done
+	) >"$D/in"
+	[ "$(cut -f7 "$D/in" | head -n1 | wc -c)" -gt 5000 ]
+	run --separate-stderr pipeline "$D/in"
+	assert_success
+	assert_equal "$(cat "$D/status")" "0 0"
+	assert_output "deduped	300000	$(cut -f7 "$D/in" | paste -s)"
+	assert_equal "$stderr" ""
+	run --separate-stderr bedup-clone "$D/in"
+	assert_success
+	assert_output "shared	300000	$(cut -f7 "$D/in" | paste -s)"
+	assert_equal "$stderr" ""
+}
+
 # writer FILE DIR: rewrites FILE in place with the patterns DIR/p0, p1,
 # p0, p2... until DIR/stop exists, noting in DIR/last each pattern it has
 # completely written.
