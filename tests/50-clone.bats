@@ -18,39 +18,6 @@ setup() {
 	mkdir -p "$D"
 }
 
-# meta FILE...: the content digest and all the metadata dedupe must keep:
-# size, mode, owner, mtime, atime, ctime, inode, flags, xattrs.
-meta() {
-	local f
-	for f; do
-		# read first: a read may set atime, the stat after it sees that
-		printf '%s ' "$(sha256sum <"$f" | cut -c1-64)"
-		printf '%s %s ' "$(stat -c '%s %a %u %g %Y %X %Z %i' -- "$f")" \
-			"$(lsattr -d -- "$f" | cut -d' ' -f1)"
-		python3 -c 'import os,sys
-p = sys.argv[1]
-print(sorted((k, os.getxattr(p, k, follow_symlinks=False))
-             for k in os.listxattr(p, follow_symlinks=False)))' "$f"
-	done
-}
-
-# excl FILE...: bytes each FILE holds that no other file shares.
-excl() {
-	sync -f "$1"
-	btrfs filesystem du --raw -- "$@" | awk 'NR > 1 { print $2 }'
-}
-
-# zeros N: N lines of 0, what excl prints for N fully shared files.
-zeros() {
-	yes 0 | head -n "$1"
-}
-
-# near ACTUAL WANT: ACTUAL is within 1% of WANT.
-near() {
-	awk -v a="$1" -v w="$2" 'BEGIN { d = a - w; if (d < 0) d = -d; exit !(d <= w / 100) }' ||
-		{ echo "$1 is not within 1% of $2" >&2; return 1; }
-}
-
 # pipeline RECORDS [CLONE OPTIONS...]: bedup-lock | bedup-clone, with both
 # statuses in $D/status.
 pipeline() {
