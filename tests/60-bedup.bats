@@ -109,7 +109,7 @@ usage_error() {
 	assert_equal "$(cat "$STATE/$FS/cutoff")" 1048576
 	catalog_ok "$STATE/$FS/catalog"
 	assert_equal "$(cut -f7 "$STATE/$FS/catalog" | sort)" \
-		"$(printf '%s\n' "$MNT/a" "$MNT/b" "$MNT/d/c" "$MNT/x")"
+		"$(printf "$BEDUP_RUN_DIR/$FS/%s\n" a b d/c x)"
 	run cut -f2- "$STATE/$FS/last"
 	assert_output --regexp $'^2\t6291456\t[0-9]+$'
 	# nothing left to do
@@ -126,9 +126,10 @@ usage_error() {
 	run --separate-stderr bedup dedup -v "$MNT"
 	assert_success
 	assert_equal "${#lines[@]}" 2
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$BEDUP_RUN_DIR/$FS"$'/[ab]\t'"$BEDUP_RUN_DIR/$FS"'/[ab]$'
 	assert_line --index 1 --regexp "$(summary_re 1 2097152)"
-	[[ $stderr == *"bedup: $FS: deduplicating $MNT"* ]]
+	[[ $stderr == *"bedup: $FS: mounted privately on $BEDUP_RUN_DIR/$FS"* ]]
+	[[ $stderr == *"bedup: $FS: deduplicating $BEDUP_RUN_DIR/$FS"$'\n'* ]]
 	[[ $stderr == *"bedup-clone: "* ]]
 	shared "$MNT/a" "$MNT/b"
 	copy "$MNT/a" "$MNT/c"
