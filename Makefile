@@ -37,11 +37,17 @@ MAN8    = $(wildcard cmd/*/*.8)
 MANS    = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
 TESTBINS = tests/recio
 
-.PHONY: all check test deps demo bench install uninstall clean lint-man
+.PHONY: all check test deps demo bench install uninstall clean lint-man fuzz
 
 all: $(BINS) $(TESTBINS)
 
-lib/%.o: lib/%.c lib/bedup.h
+# Rebuild everything when the flags change (e.g. SANITIZE=1 after a
+# plain build), so a sanitizer run never tests stale objects.
+.build-flags: FORCE
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' >$@
+FORCE:
+
+lib/%.o: lib/%.c lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 lib/libbedup.a: $(LIB_OBJ)
@@ -49,10 +55,10 @@ lib/libbedup.a: $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
 .SECONDEXPANSION:
-$(BINS): %: $$(wildcard $$(dir $$@)*.c) lib/libbedup.a lib/bedup.h
+$(BINS): %: $$(wildcard $$(dir $$@)*.c) lib/libbedup.a lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) lib/libbedup.a $(BD_LIBS)
 
-tests/recio: tests/recio.c lib/libbedup.a lib/bedup.h
+tests/recio: tests/recio.c lib/libbedup.a lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libbedup.a $(BD_LIBS)
 
 # Installs what is missing, so that "make check" works on a fresh Debian.
@@ -103,5 +109,25 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 
+# Fuzzing (clang, libFuzzer): each fuzz/NAME.c target runs FUZZTIME
+# seconds from fuzz/corpus/NAME; crashes land in fuzz/crashes/.
+FUZZTIME ?= 60
+FUZZ_SRC  = $(wildcard fuzz/*.c)
+FUZZ_BINS = $(FUZZ_SRC:.c=.fuzz)
+fuzz/%.fuzz: fuzz/%.c $(LIB_SRC) lib/bedup.h
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib \
+		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(BD_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@mkdir -p fuzz/crashes
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f .fuzz); mkdir -p fuzz/corpus/$$n fuzz/work/$$n; \
+		echo "fuzz: $$n for $(FUZZTIME)s"; \
+		$$f -max_total_time=$(FUZZTIME) -artifact_prefix=fuzz/crashes/$$n- \
+			-print_final_stats=1 fuzz/work/$$n fuzz/corpus/$$n 2>&1 | \
+			grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|Done' || exit 1; \
+	done
+
 clean:
-	rm -f lib/*.o lib/libbedup.a $(BINS) $(TESTBINS)
+	rm -f lib/*.o lib/libbedup.a $(BINS) $(TESTBINS) $(FUZZ_BINS) .build-flags
+	rm -rf fuzz/work

@@ -237,4 +237,25 @@ int bd_atomic_open(struct bd_atomic *a, const char *path);
 int bd_atomic_commit(struct bd_atomic *a);
 void bd_atomic_abort(struct bd_atomic *a);
 
+/* ---- pack.c: FSID and HASH as 16 raw bytes ------------------------ */
+
+/* Packs a valid FSID field (36 characters) into 16 bytes, and back. */
+void bd_fsid_pack(const char *fsid, uint8_t out[16]);
+void bd_fsid_unpack(const uint8_t in[16], char out[BD_FSID_LEN + 1]);
+
+/* Packs a valid HASH field: returns 0 for "-" (OUT zeroed), 1 for a
+ * digest (32 hex digits into 16 bytes). Unpack writes 32 hex digits. */
+int bd_hash_pack(const char *hash, uint8_t out[16]);
+void bd_hash_unpack(const uint8_t in[16], char out[BD_HASH_LEN + 1]);
+
+/* An inode, (FSID, SUBVOL, INO), packed to sort and search tables of
+ * them. bd_inode_cmp is a qsort/bsearch comparator; a struct that starts
+ * with a struct bd_inode can be sorted with it too. */
+struct bd_inode {
+	uint8_t fsid[16];
+	uint64_t subvol, ino;
+};
+void bd_inode_key(struct bd_inode *k, const struct bd_record *r);
+int bd_inode_cmp(const void *a, const void *b);
+
 #endif

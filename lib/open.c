@@ -94,8 +94,10 @@ bd_open_record(const struct bd_record *r, int extra, int *fdp, struct stat *st)
 		close(pfd);
 		return BD_OPEN_OTHER;
 	}
+	/* the reopen goes through the magic link, so no O_NOFOLLOW here:
+	 * it would refuse the link itself (ELOOP) */
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
-	fd = open(proc, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | extra);
+	fd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC | extra);
 	if (fd < 0 && errno == EPERM)
 		/* O_NOATIME needs ownership or CAP_FOWNER */
 		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);

@@ -106,7 +106,7 @@ record() {
 		fs=$(fsid "$(findmnt -nvo TARGET -T "$p")") &&
 		sv=$(btrfs inspect-internal rootid -- "$p") &&
 		ino=$(stat -c %i -- "$p") &&
-		gen=$(lsattr -vd -- "$p" | awk '{print $1}') &&
+		gen=$(lsattr -vd -- "$p" | awk 'NR == 1 {print $1}') &&   # the name may hold a LF
 		[ -n "$fs" ] && [ -n "$gen" ] || { echo "record: $p: cannot make a record" >&2; return 1; }
 		printf '%s\t-\t%s\t%s\t%s\t%s\t' "$size" "$fs" "$sv" "$ino" "$gen"
 		printf '%s' "$abs" | recio -e || return 1

@@ -2,7 +2,10 @@
  *   recio          records in, records out (parse, then write back)
  *   recio -p       records in, decoded paths out, each ended by NUL
  *   recio -e       raw bytes in (all of stdin), escaped form out
- *   recio -u       one escaped string in (all of stdin), raw bytes out */
+ *   recio -u       one escaped string in (all of stdin), raw bytes out
+ *   recio -o       records in; for each, what bd_open_record says of it:
+ *                  ok, vanished, other or error, a TAB, the record's INO */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +54,17 @@ main(int argc, char **argv)
 	}
 	bd_input_init(&in, argc - (mode != 0) - 1, argv + 1 + (mode != 0));
 	while (bd_input_next(&in, &r)) {
+		if (mode == 'o') {
+			static const char *const word[] = { "ok", "vanished", "other", "error" };
+			struct stat st;
+			int fd;
+			enum bd_open_result res = bd_open_record(&r, 0, &fd, &st);
+
+			if (res == BD_OPEN_OK)
+				close(fd);
+			printf("%s\t%" PRIu64 "\n", word[res], r.ino);
+			continue;
+		}
 		if (mode == 'p') {
 			fwrite(r.path, 1, r.pathlen + 1, stdout);
 			continue;
