@@ -49,9 +49,9 @@ for i in 01 02 03 04 05 06 07 08 09 10 11 12; do
 	data 6M "photo$i" >"$mnt/home/alice/photos/img$i.jpg"
 	copy "$mnt/home/alice/photos/img$i.jpg" "$mnt/home/bob/backup/img$i.jpg"
 done
-# a VM image: 4 GiB apparent, 96 MiB of data, and two copies of it
+# a VM image: 2 GiB apparent, 96 MiB of data, and two copies of it
 data 96M vm >"$mnt/srv/vm/base.img"
-truncate -s 4G "$mnt/srv/vm/base.img"
+truncate -s 2G "$mnt/srv/vm/base.img"
 cp --reflink=never --sparse=always "$mnt/srv/vm/base.img" "$mnt/srv/vm/web.img"
 cp --reflink=never --sparse=always "$mnt/srv/vm/base.img" "$mnt/srv/vm/db.img"
 # same size as the photos, other content: must stay as they are

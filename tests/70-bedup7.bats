@@ -25,6 +25,13 @@ example() {
 		sed -e 's/\\e/\\/g' -e "s|/srv|$MNT|g"
 }
 
+# run_example NAME: runs the example; it must succeed, silently on stderr
+run_example() {
+	run --separate-stderr sh -c "$(example "$1")"
+	assert_success
+	assert_equal "$stderr" ""
+}
+
 @test "bedup.7 has the examples the tests run" {
 	for e in exclude large subvolume dry-run; do
 		run example "$e"
@@ -41,10 +48,8 @@ example() {
 	mkfile "$MNT/cache/c" 3M c
 	copy "$MNT/cache/c" "$MNT/cache/d"
 	before=$(fingerprint "$MNT")
-	run --separate-stderr sh -c "$(example exclude)"
-	assert_success
+	run_example exclude
 	assert_output --regexp $'^deduped\t2097152\t'"$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
-	assert_equal "$stderr" ""
 	shared "$MNT/a" "$MNT/b"
 	apart "$MNT/a" "$MNT/cache/e"
 	apart "$MNT/cache/c" "$MNT/cache/d"
@@ -58,10 +63,8 @@ example() {
 	mkfile "$MNT/small" 4M small
 	copy "$MNT/small" "$MNT/small2"
 	before=$(fingerprint "$MNT")
-	run --separate-stderr sh -c "$(example large)"
-	assert_success
+	run_example large
 	assert_output --regexp $'^deduped\t[0-9]+\t'"$MNT"$'/big2?\t'"$MNT"'/big2?$'
-	assert_equal "$stderr" ""
 	shared "$MNT/big" "$MNT/big2"
 	apart "$MNT/small" "$MNT/small2"
 	assert_equal "$(fingerprint "$MNT")" "$before"
@@ -76,10 +79,8 @@ example() {
 	copy "$MNT/home/in/i1" "$MNT/home/in/i2"
 	mkfile "$MNT/t1" 2M t
 	copy "$MNT/t1" "$MNT/t2"
-	run --separate-stderr sh -c "$(example subvolume)"
-	assert_success
+	run_example subvolume
 	assert_output --regexp $'^deduped\t2097152\t'"$MNT"$'/home/h[12]\t'"$MNT"'/home/h[12]$'
-	assert_equal "$stderr" ""
 	shared "$MNT/home/h1" "$MNT/home/h2"
 	apart "$MNT/home/in/i1" "$MNT/home/in/i2"
 	apart "$MNT/t1" "$MNT/t2"
@@ -92,9 +93,7 @@ example() {
 		copy "$MNT/f$i" "$MNT/h$i"
 	done
 	before=$(fingerprint "$MNT")
-	run --separate-stderr sh -c "$(example dry-run)"
-	assert_success
-	assert_equal "$stderr" ""
+	run_example dry-run
 	assert_equal "${#lines[@]}" 10
 	# largest first: the 6M, 5M, ... groups, two files each
 	assert_equal "$(printf '%s\n' "$output" | cut -f1,2 | uniq -c | awk '{ print $1, $2, $3 }')" \
