@@ -226,3 +226,47 @@ usage_error() {
 	[ -f "$BATS_TEST_TMPDIR/other/$FS/5.gen" ]
 	[ ! -e "$STATE" ]
 }
+
+# fake_stage NAME SCRIPT: a copy of bedup in $BATS_TEST_TMPDIR/bin whose
+# stage NAME is the sh SCRIPT, the other stages the real ones
+fake_stage() {
+	local bin=$BATS_TEST_TMPDIR/bin s
+	mkdir -p "$bin"
+	cp "$BEDUP_ROOT/cmd/bedup/bedup" "$bin/bedup"
+	for s in bedup-findnew bedup-group bedup-hash bedup-lock bedup-clone; do
+		ln -sf "$(command -v "$s")" "$bin/$s"
+	done
+	rm "$bin/$1"
+	printf '#!/bin/sh\n%s\n' "$2" >"$bin/$1"
+	chmod +x "$bin/$1"
+}
+
+@test "a stage that fails is named, and no checkpoint is committed" {
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/b"
+	fake_stage bedup-hash 'cat >/dev/null; echo "bedup-hash: injected failure" >&2; exit 2'
+	run --separate-stderr "$BATS_TEST_TMPDIR/bin/bedup" dedup "$MNT"
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "bedup-hash: injected failure
+bedup: $FS: bedup-hash failed (exit status 2)
+bedup: $FS: stopped; checkpoints not updated, the next run redoes this one"
+	apart "$MNT/a" "$MNT/b"
+	run ls "$STATE/$FS"
+	refute_output --partial ".gen"
+	fake_stage bedup-clone 'kill -KILL $$'
+	run --separate-stderr "$BATS_TEST_TMPDIR/bin/bedup" dedup "$MNT"
+	assert_failure 2
+	assert_output ""
+	# "Killed": the shell's own note
+	assert_equal "$stderr" "Killed
+bedup: $FS: bedup-clone killed by signal 9
+bedup: $FS: stopped; checkpoints not updated, the next run redoes this one"
+	run ls "$STATE/$FS"
+	refute_output --partial ".gen"
+	# the real stages then do the job
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 2097152)"
+	shared "$MNT/a" "$MNT/b"
+}
