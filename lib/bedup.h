@@ -208,8 +208,9 @@ struct bd_extents {
 	size_t cap;
 };
 
-/* Reads the extent map of FD (FIEMAP, after syncing nothing: delalloc
- * extents show as such). Returns 0 or -1/errno. */
+/* Reads the extent map of FD (FIEMAP_FLAG_SYNC: dirty data is written
+ * out first, as btrfs would map dirty overwritten pages to their old
+ * extent). Returns 0 or -1/errno. */
 int bd_extents_get(int fd, struct bd_extents *x);
 
 /* True when A and B map every byte to the same physical place, i.e. the
@@ -257,5 +258,53 @@ struct bd_inode {
 };
 void bd_inode_key(struct bd_inode *k, const struct bd_record *r);
 int bd_inode_cmp(const void *a, const void *b);
+
+
+/* ---- member.c: opening a group member (lock and clone) -------------- */
+
+/* Opens the file R names (bd_open_record) and checks its size is still
+ * R's. Returns the fd, or -1: silently when the file is gone (nothing is
+ * left to do), after a note and bd_status 1 when it changed or cannot be
+ * opened. */
+int bd_member_open(const struct bd_record *r, struct stat *st);
+
+/* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
+ * snapshot), else 0. Returns 0 or -1/errno. */
+int bd_subvol_readonly_fd(int fd, int *ro);
+
+/* True when record I of G names the same inode as an earlier record of
+ * G: a hard link, which counts as one member (RECORDS.md). */
+int bd_group_seen(const struct bd_group *g, size_t i);
+
+/* ---- dedupe.c: sharing data with FIDEDUPERANGE ---------------------- */
+
+#define BD_DEDUPE_CHUNK (16u << 20)   /* bytes per call (btrfs's own cap) */
+#define BD_DEDUPE_TRIES 3             /* retries of EAGAIN, 1 s apart */
+
+enum bd_dedupe_state {
+	BD_DEDUPE_PENDING,
+	BD_DEDUPE_DONE,               /* all LEN bytes shared */
+	BD_DEDUPE_DIFFERS,            /* the kernel found different bytes */
+	BD_DEDUPE_BUSY,               /* still EAGAIN after the retries */
+	BD_DEDUPE_ERROR,              /* see err */
+};
+
+struct bd_dedupe_dest {
+	int fd;                       /* set by the caller; may be read-only */
+	enum bd_dedupe_state state;
+	uint64_t done;                /* bytes from offset 0 shared so far */
+	int err;                      /* errno for BD_DEDUPE_ERROR */
+	int tries;
+};
+
+/* How many destinations one FIDEDUPERANGE call takes (its argument must
+ * fit in one page): 127 with 4 KiB pages. */
+size_t bd_dedupe_max_dests(void);
+
+/* Shares bytes [0, LEN) of SRC into the same range of each of the N
+ * destinations, BD_DEDUPE_CHUNK bytes and up to bd_dedupe_max_dests()
+ * destinations per call, up to and including the unaligned tail
+ * at EOF. Sets each destination's state, done and err. */
+void bd_dedupe(int src, uint64_t len, struct bd_dedupe_dest *d, size_t n);
 
 #endif

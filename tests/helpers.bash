@@ -104,7 +104,9 @@ record() {
 		abs=$(realpath -s -- "$p") &&
 		size=$(stat -c %s -- "$p") &&
 		fs=$(fsid "$(findmnt -nvo TARGET -T "$p")") &&
-		sv=$(btrfs inspect-internal rootid -- "$p") &&
+		# rootid opens a file read-write: in a read-only snapshot ask its directory
+		sv=$(btrfs inspect-internal rootid -- "$p" 2>/dev/null ||
+			btrfs inspect-internal rootid -- "$(dirname -- "$p")") &&
 		ino=$(stat -c %i -- "$p") &&
 		gen=$(lsattr -vd -- "$p" | awk 'NR == 1 {print $1}') &&   # the name may hold a LF
 		[ -n "$fs" ] && [ -n "$gen" ] || { echo "record: $p: cannot make a record" >&2; return 1; }
