@@ -55,7 +55,7 @@ teardown() {
 	copy "$MNT/a" "$MNT/b"
 	run --separate-stderr bedup scan "$MNT"
 	assert_success
-	assert_output ""
+	assert_output --regexp "^bedup: $FS: 2 changed files tracked, [0-9]+ s$"
 	assert_equal "$stderr" ""
 	apart "$MNT/a" "$MNT/b"
 	[ -f "$STATE/$FS/5.gen" ]
