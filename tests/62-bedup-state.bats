@@ -30,7 +30,7 @@ teardown() {
 	run grep -cE "<$BEDUP_RUN_DIR/$FS/[ab]>" "$BATS_TEST_TMPDIR/strace"
 	assert_output 0
 	# the new file was read: the trace does see reads of data files
-	run grep -cE "^[0-9]+ (p?read(64|v2?)?)\\(.*<$BEDUP_RUN_DIR/$FS/c>" "$BATS_TEST_TMPDIR/strace"
+	run grep -cE "^[0-9]+ +(p?read(64|v2?)?)\\(.*<$BEDUP_RUN_DIR/$FS/c>" "$BATS_TEST_TMPDIR/strace"
 	[ "$output" -gt 0 ]
 }
 
