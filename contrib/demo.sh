@@ -34,7 +34,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "a 20 GiB sparse image, btrfs, mounted on $mnt"
 truncate -s 20G "$dir/demo.img"
-mkfs.btrfs -q "$dir/demo.img"
+mkfs.btrfs -q "$dir/demo.img" >"$dir/mkfs.log" 2>&1 || { cat "$dir/mkfs.log" >&2; exit 1; }
 mkdir "$mnt"
 mount -o loop "$dir/demo.img" "$mnt"
 btrfs -q subvolume create "$mnt/home"
