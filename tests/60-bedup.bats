@@ -67,6 +67,20 @@ usage_error() {
 	usage_error dedup-files /a "bedup: dedup-files: expected SRC DST..."
 }
 
+@test "cli: dedup and scan need root" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	[ "$(id -u)" = 0 ] || skip "not root: cannot drop root"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$BEDUP_ROOT/cmd/bedup/bedup" dedup /
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "bedup: dedup needs root"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$BEDUP_ROOT/cmd/bedup/bedup" scan
+	assert_failure 2
+	assert_equal "$stderr" "bedup: scan needs root"
+}
+
 @test "cli: a bad filter stops everything, exit 2" {
 	run --separate-stderr bedup dedup /nonexistent
 	assert_failure 2
