@@ -105,10 +105,10 @@ teardown() {
 	mounted: $MNT (subvolid 5, rw)
 	size cutoff: -
 	last dedup: never
-	  SUBVOL   CHECKPOINT    FILES  PATH
-	       5            -        0  <top level>
-	     256            -        0  sv
-	     257            -        0  snap (read-only)"
+	  SUBVOL   CHECKPOINT    FILES  LAST DEDUP            DEDUPED        BYTES  PATH
+	       5            -        0  never                       -            -  <top level>
+	     256            -        0  never                       -            -  sv
+	     257            -        0  never                       -            -  snap (read-only)"
 	bedup dedup "$MNT" >/dev/null
 	g5=$(cat "$STATE/$FS/5.gen")
 	g256=$(cat "$STATE/$FS/256.gen")
@@ -118,9 +118,18 @@ teardown() {
 	assert_equal "$stderr" ""
 	assert_line --index 4 "	size cutoff: 1048576"
 	assert_line --index 5 --regexp '^	last dedup: 20[0-9-]+T[0-9:]+Z, 1 files, 2097152 bytes \(2.0 MiB\) newly shared, [0-9]+ s$'
-	assert_line --index 7 "$(printf '\t%8s %12s %8s  %s' 5 "$g5" 2 '<top level>')"
-	assert_line --index 8 "$(printf '\t%8s %12s %8s  %s' 256 "$g256" 1 sv)"
-	assert_line --index 9 "$(printf '\t%8s %12s %8s  %s' 257 "$g257" 1 'snap (read-only)')"
+	date=$(cut -f1 "$STATE/$FS/last")
+	# the file shared went into a (top level) or sv/b, whichever was not the source
+	assert_equal "$(cat "$STATE/$FS/5.last" "$STATE/$FS/256.last" | cut -f2- | sort)" \
+		"$(printf '0\t0\n1\t2097152')"
+	for sv in 5 256 257; do
+		IFS=$'\t' read -r d n b <"$STATE/$FS/$sv.last"
+		eval "n$sv=\$n b$sv=\$b"
+		assert_equal "$d" "$date"
+	done
+	assert_line --index 7 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 5 "$g5" 2 "$date" "$n5" "$b5" '<top level>')"
+	assert_line --index 8 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 256 "$g256" 1 "$date" "$n256" "$b256" sv)"
+	assert_line --index 9 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 257 "$g257" 1 "$date" 0 0 'snap (read-only)')"
 	# unmounted: what the state directory knows
 	umount "$MNT"
 	run --separate-stderr bedup show "$FS"
@@ -129,7 +138,7 @@ teardown() {
 	assert_line --index 0 "$FS"
 	assert_line --index 3 "	mounted: no"
 	assert_line --index 4 "	size cutoff: 1048576"
-	assert_line --index 7 "$(printf '\t%8s %12s %8s  %s' 5 "$g5" 2 -)"
+	assert_line --index 7 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 5 "$g5" 2 "$date" "$n5" "$b5" -)"
 }
 
 @test "reset asks, then drops checkpoints and catalog entries of its filter" {
