@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <linux/fs.h>
 
+#include "bedup.h"
+
 enum kind { K_NEW, K_COPY, K_NEAR, K_HARD, K_REFLINK, K_SYM, K_EMPTY };
 static const char *kindname[] = { "new", "copy", "near", "hardlink", "reflink", "symlink", "empty" };
 enum { V_HOME, V_CACHE, V_PROJECTS, V_MEDIA, NVOL };
@@ -86,18 +88,6 @@ static uint64_t
 logunif(double u, double lo, double hi)
 {
 	return (uint64_t)(lo * exp(u * log(hi / lo)));
-}
-
-static void *
-xcalloc(size_t n, size_t s)
-{
-	void *p = calloc(n, s);
-
-	if (!p) {
-		perror("mkcorpus");
-		exit(2);
-	}
-	return p;
 }
 
 /* Most files are small, most bytes are in the few large ones. */
@@ -170,10 +160,10 @@ plan(void)
 {
 	uint32_t i;
 
-	files = xcalloc(nfiles, sizeof *files);
-	contents = xcalloc(nfiles, sizeof *contents);
-	physpinned = xcalloc(nfiles, 1);
-	physcontent = xcalloc(nfiles, sizeof *physcontent);
+	files = bd_ecalloc(nfiles, sizeof *files);
+	contents = bd_ecalloc(nfiles, sizeof *contents);
+	physpinned = bd_ecalloc(nfiles, 1);
+	physcontent = bd_ecalloc(nfiles, sizeof *physcontent);
 	for (i = 0; i < nfiles; i++) {
 		struct file *f = &files[i];
 		double u = unif(S_VOL, i), w = unif(S_KIND, i);
@@ -275,13 +265,6 @@ info(void)
 }
 
 static void
-die(const char *what)
-{
-	fprintf(stderr, "mkcorpus: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static void
 path_of(uint32_t i, char *buf, size_t n)
 {
 	uint64_t r = rnd(S_NAME, i) % 997;
@@ -300,7 +283,7 @@ mkparents(char *path)
 	for (s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
 		*s = 0;
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			die(path);
+			bd_die("%s:", path);
 		*s = '/';
 	}
 }
@@ -315,7 +298,7 @@ create(char *path, int flags)
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | flags, 0644);
 	}
 	if (fd < 0)
-		die(path);
+		bd_die("%s:", path);
 	return fd;
 }
 
@@ -337,7 +320,7 @@ writestream(int fd, const char *path, uint64_t key, uint64_t size, uint64_t flip
 			((unsigned char *)buf)[flip - done] ^= 0xff;
 		r = pwrite(fd, buf, n, off + done);
 		if (r < 0 || (size_t)r != n)
-			die(path);
+			bd_die("%s:", path);
 		done += n;
 	}
 }
@@ -368,25 +351,25 @@ makefile(uint32_t i)
 		fd = create(path, 0);
 		writecontent(fd, path, f->content);
 		if (close(fd) < 0)
-			die(path);
+			bd_die("%s:", path);
 		break;
 	case K_EMPTY:
 		if (close(create(path, 0)) < 0)
-			die(path);
+			bd_die("%s:", path);
 		break;
 	case K_HARD:
 		if (link(tpath, path) < 0 && (errno != ENOENT || (mkparents(path), link(tpath, path)) < 0))
-			die(path);
+			bd_die("%s:", path);
 		break;
 	case K_REFLINK:
 		if ((src = open(tpath, O_RDONLY)) < 0)
-			die(tpath);
+			bd_die("%s:", tpath);
 		fd = create(path, 0);
 		if (ioctl(fd, FICLONE, src) < 0)
-			die(path);
+			bd_die("%s:", path);
 		close(src);
 		if (close(fd) < 0)
-			die(path);
+			bd_die("%s:", path);
 		break;
 	case K_SYM: {
 		char target[PATH_MAX + 8];
@@ -394,7 +377,7 @@ makefile(uint32_t i)
 		snprintf(target, sizeof target, "/%s", tpath);
 		if (symlink(target, path) < 0 && (errno != ENOENT ||
 		    (mkparents(path), symlink(target, path)) < 0))
-			die(path);
+			bd_die("%s:", path);
 		break;
 	}
 	}
@@ -423,11 +406,11 @@ mutate(void)
 			uint64_t len = 1 + rnd(S_MUTLEN, i) % 65536;
 
 			if ((fd = open(path, O_WRONLY)) < 0)
-				die(path);
+				bd_die("%s:", path);
 			writestream(fd, path, mix(c->key ^ len), len, UINT64_MAX, c->size);
 		} else if (op < 0.70) {
 			if ((fd = open(path, O_WRONLY)) < 0)
-				die(path);
+				bd_die("%s:", path);
 			if (op < 0.55 || c->size < BLK)
 				writecontent(fd, path, f->content);
 			else
@@ -439,48 +422,51 @@ mutate(void)
 			writecontent(fd, npath, f->content);
 		}
 		if (close(fd) < 0)
-			die(path);
+			bd_die("%s:", path);
 		n++;
 	}
 	printf("changed %u\n", n);
 }
 
-static void
-usage(void)
-{
-	fputs("usage: mkcorpus [-n FILES] [-S SEED] -i | -p 0|1 DIR | -m DIR\n", stderr);
-	exit(2);
-}
+#define USAGE "mkcorpus [-n FILES] [-S SEED] -i | -p 0|1 DIR | -m DIR"
 
 int
 main(int argc, char **argv)
 {
 	int c, phase = -1, doinfo = 0, domut = 0;
+	uint64_t n;
 	uint32_t i;
 
+	bd_init(argv[0]);
 	while ((c = getopt(argc, argv, "hn:S:ip:m")) != -1) {
 		switch (c) {
-		case 'n': nfiles = strtoul(optarg, NULL, 10); break;
-		case 'S': seed = strtoull(optarg, NULL, 10); break;
+		case 'n':
+			if (bd_parse_u64(optarg, &n) < 0 || n < 2 || n > UINT32_MAX / 2)
+				bd_usage(USAGE);
+			nfiles = n;
+			break;
+		case 'S':
+			if (bd_parse_u64(optarg, &seed) < 0)
+				bd_usage(USAGE);
+			break;
 		case 'i': doinfo = 1; break;
-		case 'p': phase = atoi(optarg); break;
+		case 'p': phase = optarg[0] == '1' ? 1 : optarg[0] == '0' ? 0 : 2; break;
 		case 'm': domut = 1; break;
-		case 'h': fputs("usage: mkcorpus [-n FILES] [-S SEED] -i | -p 0|1 DIR | -m DIR\n", stdout); return 0;
-		default: usage();
+		case 'h': puts("usage: " USAGE); return 0;
+		default: bd_usage(USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (nfiles < 2 || (doinfo ? argc != 0 : argc != 1) || doinfo + domut + (phase >= 0) != 1 ||
-	    phase > 1)
-		usage();
+	if ((doinfo ? argc != 0 : argc != 1) || doinfo + domut + (phase >= 0) != 1 || phase > 1)
+		bd_usage(USAGE);
 	plan();
 	if (doinfo) {
 		info();
 		return fflush(stdout) ? 2 : 0;
 	}
 	if (chdir(argv[0]) < 0)
-		die(argv[0]);
+		bd_die("%s:", argv[0]);
 	if (domut)
 		mutate();
 	else
