@@ -208,8 +208,9 @@ struct bd_extents {
 	size_t cap;
 };
 
-/* Reads the extent map of FD (FIEMAP, after syncing nothing: delalloc
- * extents show as such). Returns 0 or -1/errno. */
+/* Reads the extent map of FD (FIEMAP_FLAG_SYNC: dirty data is written
+ * out first, as btrfs would map dirty overwritten pages to their old
+ * extent). Returns 0 or -1/errno. */
 int bd_extents_get(int fd, struct bd_extents *x);
 
 /* True when A and B map every byte to the same physical place, i.e. the
@@ -236,5 +237,74 @@ struct bd_atomic {
 int bd_atomic_open(struct bd_atomic *a, const char *path);
 int bd_atomic_commit(struct bd_atomic *a);
 void bd_atomic_abort(struct bd_atomic *a);
+
+/* ---- pack.c: FSID and HASH as 16 raw bytes ------------------------ */
+
+/* Packs a valid FSID field (36 characters) into 16 bytes, and back. */
+void bd_fsid_pack(const char *fsid, uint8_t out[16]);
+void bd_fsid_unpack(const uint8_t in[16], char out[BD_FSID_LEN + 1]);
+
+/* Packs a valid HASH field: returns 0 for "-" (OUT zeroed), 1 for a
+ * digest (32 hex digits into 16 bytes). Unpack writes 32 hex digits. */
+int bd_hash_pack(const char *hash, uint8_t out[16]);
+void bd_hash_unpack(const uint8_t in[16], char out[BD_HASH_LEN + 1]);
+
+/* An inode, (FSID, SUBVOL, INO), packed to sort and search tables of
+ * them. bd_inode_cmp is a qsort/bsearch comparator; a struct that starts
+ * with a struct bd_inode can be sorted with it too. */
+struct bd_inode {
+	uint8_t fsid[16];
+	uint64_t subvol, ino;
+};
+void bd_inode_key(struct bd_inode *k, const struct bd_record *r);
+int bd_inode_cmp(const void *a, const void *b);
+
+
+/* ---- member.c: opening a group member (lock and clone) -------------- */
+
+/* Opens the file R names (bd_open_record) and checks its size is still
+ * R's. Returns the fd, or -1: silently when the file is gone (nothing is
+ * left to do), after a note and bd_status 1 when it changed or cannot be
+ * opened. */
+int bd_member_open(const struct bd_record *r, struct stat *st);
+
+/* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
+ * snapshot), else 0. Returns 0 or -1/errno. */
+int bd_subvol_readonly_fd(int fd, int *ro);
+
+/* True when record I of G names the same inode as an earlier record of
+ * G: a hard link, which counts as one member (RECORDS.md). */
+int bd_group_seen(const struct bd_group *g, size_t i);
+
+/* ---- dedupe.c: sharing data with FIDEDUPERANGE ---------------------- */
+
+#define BD_DEDUPE_CHUNK (16u << 20)   /* bytes per call (btrfs's own cap) */
+#define BD_DEDUPE_TRIES 3             /* retries of EAGAIN, 1 s apart */
+
+enum bd_dedupe_state {
+	BD_DEDUPE_PENDING,
+	BD_DEDUPE_DONE,               /* all LEN bytes shared */
+	BD_DEDUPE_DIFFERS,            /* the kernel found different bytes */
+	BD_DEDUPE_BUSY,               /* still EAGAIN after the retries */
+	BD_DEDUPE_ERROR,              /* see err */
+};
+
+struct bd_dedupe_dest {
+	int fd;                       /* set by the caller; may be read-only */
+	enum bd_dedupe_state state;
+	uint64_t done;                /* bytes from offset 0 shared so far */
+	int err;                      /* errno for BD_DEDUPE_ERROR */
+	int tries;
+};
+
+/* How many destinations one FIDEDUPERANGE call takes (its argument must
+ * fit in one page): 127 with 4 KiB pages. */
+size_t bd_dedupe_max_dests(void);
+
+/* Shares bytes [0, LEN) of SRC into the same range of each of the N
+ * destinations, BD_DEDUPE_CHUNK bytes and up to bd_dedupe_max_dests()
+ * destinations per call, up to and including the unaligned tail
+ * at EOF. Sets each destination's state, done and err. */
+void bd_dedupe(int src, uint64_t len, struct bd_dedupe_dest *d, size_t n);
 
 #endif

@@ -55,6 +55,9 @@ bd_extents_get(int fd, struct bd_extents *x)
 		fm->fm_start = start;
 		fm->fm_length = FIEMAP_MAX_OFFSET - start;
 		fm->fm_extent_count = BATCH;
+		/* btrfs maps dirty overwritten pages to the old extent, not as
+		 * delalloc: write them out first so that the map is true */
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
 		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
 			int e = errno;
 

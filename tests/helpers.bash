@@ -104,12 +104,47 @@ record() {
 		abs=$(realpath -s -- "$p") &&
 		size=$(stat -c %s -- "$p") &&
 		fs=$(fsid "$(findmnt -nvo TARGET -T "$p")") &&
-		sv=$(btrfs inspect-internal rootid -- "$p") &&
+		# rootid opens a file read-write: in a read-only snapshot ask its directory
+		sv=$(btrfs inspect-internal rootid -- "$p" 2>/dev/null ||
+			btrfs inspect-internal rootid -- "$(dirname -- "$p")") &&
 		ino=$(stat -c %i -- "$p") &&
-		gen=$(lsattr -vd -- "$p" | awk '{print $1}') &&
+		gen=$(lsattr -vd -- "$p" | awk 'NR == 1 {print $1}') &&   # the name may hold a LF
 		[ -n "$fs" ] && [ -n "$gen" ] || { echo "record: $p: cannot make a record" >&2; return 1; }
 		printf '%s\t-\t%s\t%s\t%s\t%s\t' "$size" "$fs" "$sv" "$ino" "$gen"
 		printf '%s' "$abs" | recio -e || return 1
 		printf '\n'
 	done
+}
+
+# meta FILE...: the content digest and all the metadata dedupe must keep:
+# size, mode, owner, mtime, atime, ctime, inode, flags, xattrs.
+meta() {
+	local f
+	for f; do
+		# read first: a read may set atime, the stat after it sees that
+		printf '%s ' "$(sha256sum <"$f" | cut -c1-64)"
+		printf '%s %s ' "$(stat -c '%s %a %u %g %Y %X %Z %i' -- "$f")" \
+			"$(lsattr -d -- "$f" | cut -d' ' -f1)"
+		python3 -c 'import os,sys
+p = sys.argv[1]
+print(sorted((k, os.getxattr(p, k, follow_symlinks=False))
+             for k in os.listxattr(p, follow_symlinks=False)))' "$f"
+	done
+}
+
+# excl FILE...: bytes each FILE holds that no other file shares.
+excl() {
+	sync -f "$1"
+	btrfs filesystem du --raw -- "$@" | awk 'NR > 1 { print $2 }'
+}
+
+# zeros N: N lines of 0, what excl prints for N fully shared files.
+zeros() {
+	yes 0 | head -n "$1"
+}
+
+# near ACTUAL WANT: ACTUAL is within 1% of WANT.
+near() {
+	awk -v a="$1" -v w="$2" 'BEGIN { d = a - w; if (d < 0) d = -d; exit !(d <= w / 100) }' ||
+		{ echo "$1 is not within 1% of $2" >&2; return 1; }
 }

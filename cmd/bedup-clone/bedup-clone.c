@@ -1,0 +1,278 @@
+/* bedup-clone: shares the data of one member of each group into the
+ * others with FIDEDUPERANGE. Nothing is ever written to a file. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/btrfs.h>
+#include <linux/fs.h>
+
+#include "bedup.h"
+
+static const char usage[] = "bedup-clone [-n] [-R] [--defrag] [-v] [FILE...]";
+
+struct opts {
+	int dry, ro, defrag, verbose;
+};
+
+struct totals {
+	uint64_t deduped, bytes, shared, failed;
+};
+
+struct cand {
+	int ok;                       /* opened, the inode the record names */
+	int ro;                       /* in a read-only subvolume */
+	uint64_t shared;              /* bytes in extents already shared */
+};
+
+static void
+out(const char *status, uint64_t bytes, const struct bd_record *src,
+    const struct bd_record *dst)
+{
+	if (printf("%s\t%" PRIu64 "\t", status, bytes) < 0 ||
+	    bd_escape_write(stdout, src->path, src->pathlen) < 0 ||
+	    putchar('\t') == EOF ||
+	    bd_escape_write(stdout, dst->path, dst->pathlen) < 0 ||
+	    putchar('\n') == EOF)
+		bd_die("write error:");
+}
+
+/* Looks at every member once: which can be used, which are read-only,
+ * how much of each is already shared. */
+static void
+survey(const struct bd_group *g, struct cand *c)
+{
+	struct bd_extents x = {0};
+	struct stat st;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < g->n; i++) {
+		memset(&c[i], 0, sizeof c[i]);
+		if (bd_group_seen(g, i) || (fd = bd_member_open(&g->r[i], &st)) < 0)
+			continue;
+		if (bd_subvol_readonly_fd(fd, &c[i].ro) < 0)
+			bd_pfail(g->r[i].path, "cannot read the subvolume's flags:");
+		else if (bd_extents_get(fd, &x) < 0)
+			bd_pfail(g->r[i].path, "cannot read the extent map:");
+		else {
+			c[i].shared = bd_extents_shared_bytes(&x);
+			c[i].ok = 1;
+		}
+		close(fd);
+	}
+	bd_extents_free(&x);
+}
+
+/* The source: a member that must stay as it is (read-only) first, then the
+ * one whose data is most shared already, then the first. -1 if none. */
+static long
+pick(const struct cand *c, size_t n)
+{
+	long best = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!c[i].ok)
+			continue;
+		if (best < 0 || c[i].ro > c[best].ro ||
+		    (c[i].ro == c[best].ro && c[i].shared > c[best].shared))
+			best = (long)i;
+	}
+	return best;
+}
+
+static void
+defrag(int fd, const struct bd_record *r)
+{
+	struct btrfs_ioctl_defrag_range_args a;
+
+	/* rewrites where the data lies, never what it is; root needs no
+	 * write access to the file (CAP_SYS_ADMIN) */
+	memset(&a, 0, sizeof a);
+	a.len = (uint64_t)-1;
+	a.flags = BTRFS_DEFRAG_RANGE_START_IO;
+	if (ioctl(fd, BTRFS_IOC_DEFRAG_RANGE, &a) < 0)
+		bd_pfail(r->path, "defrag:");
+}
+
+/* Reports that DST could not be shared, for the reason E (an errno). */
+static void
+fail(int e, const struct bd_record *src, const struct bd_record *dst, struct totals *t)
+{
+	const char *s = strerrorname_np(e);
+	char status[64];
+
+	snprintf(status, sizeof status, "error:%s", s ? s : "EUNKNOWN");
+	out(status, dst->size, src, dst);
+	errno = e;
+	bd_pfail(dst->path, "not shared:");
+	t->failed++;
+}
+
+/* Shares SRC into the N destinations of batch B and reports each. */
+static void
+run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
+    const size_t *b, size_t n, struct totals *t)
+{
+	const struct bd_record *s = &g->r[src], *r;
+	size_t i;
+
+	bd_dedupe(sfd, s->size, d, n);
+	for (i = 0; i < n; i++) {
+		r = &g->r[b[i]];
+		t->bytes += d[i].done;
+		switch (d[i].state) {
+		case BD_DEDUPE_DONE:
+			t->deduped++;
+			out("deduped", d[i].done, s, r);
+			break;
+		case BD_DEDUPE_DIFFERS:
+			out("differs", r->size, s, r);
+			break;
+		case BD_DEDUPE_BUSY:
+			out("busy", r->size, s, r);
+			break;
+		default:
+			fail(d[i].err, s, r, t);
+			break;
+		}
+		/* each failure is also a message, as RECORDS.md asks */
+		if (d[i].state == BD_DEDUPE_DIFFERS)
+			bd_pfail(r->path, "content differs from the source, not shared");
+		else if (d[i].state == BD_DEDUPE_BUSY)
+			bd_pfail(r->path, "busy (a btrfs send in progress?), not shared");
+		if (d[i].state == BD_DEDUPE_DIFFERS || d[i].state == BD_DEDUPE_BUSY)
+			t->failed++;
+		close(d[i].fd);
+	}
+}
+
+static void
+group(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
+{
+	struct bd_extents sx = {0}, dx = {0};
+	struct bd_dedupe_dest *d;
+	struct stat st;
+	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
+	long src;
+	int sfd = -1, fd, ro, fl, e;
+
+	if (g->n < 2 || g->r[0].size == 0)
+		return;
+	survey(g, c);
+	/* the source is opened again, identity checked, right before use */
+	while ((src = pick(c, g->n)) >= 0 &&
+	       (sfd = bd_member_open(&g->r[src], &st)) < 0)
+		c[src].ok = 0;
+	if (src < 0)
+		return;
+	if (o->defrag && !o->dry && !c[src].ro)
+		defrag(sfd, &g->r[src]);
+	if (bd_extents_get(sfd, &sx) < 0) {
+		bd_pfail(g->r[src].path, "cannot read the extent map:");
+		close(sfd);
+		return;
+	}
+	d = bd_ecalloc(max, sizeof *d);
+	b = bd_ecalloc(max, sizeof *b);
+	for (i = 0; i < g->n; i++) {
+		if (!c[i].ok || (long)i == src)
+			continue;
+		if ((fd = bd_member_open(&g->r[i], &st)) < 0)
+			continue;
+		/* read-only-ness is re-checked here, where it matters */
+		if (bd_subvol_readonly_fd(fd, &ro) < 0) {
+			bd_pfail(g->r[i].path, "cannot read the subvolume's flags:");
+			close(fd);
+			continue;
+		}
+		if (ro && !o->ro) {
+			close(fd);
+			continue;
+		}
+		/* the kernel shares into an append-only file; its owner asked
+		 * for nothing but appends, so neither flag is ever overruled */
+		e = 0;
+		if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0)
+			e = errno;
+		else if (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL))
+			e = EPERM;
+		if (e) {
+			fail(e, &g->r[src], &g->r[i], t);
+			close(fd);
+			continue;
+		}
+		if (bd_extents_get(fd, &dx) == 0 && bd_extents_same(&sx, &dx)) {
+			t->shared++;
+			out("shared", g->r[i].size, &g->r[src], &g->r[i]);
+			close(fd);
+			continue;
+		}
+		if (o->dry) {
+			out("would-dedupe", g->r[i].size, &g->r[src], &g->r[i]);
+			close(fd);
+			continue;
+		}
+		d[n].fd = fd;
+		b[n++] = i;
+		if (n == max) {
+			run(sfd, g, (size_t)src, d, b, n, t);
+			n = 0;
+		}
+	}
+	if (n)
+		run(sfd, g, (size_t)src, d, b, n, t);
+	free(d);
+	free(b);
+	bd_extents_free(&sx);
+	bd_extents_free(&dx);
+	close(sfd);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "defrag", no_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = {0};
+	struct totals t = {0};
+	struct bd_input in;
+	struct bd_group g = {0};
+	struct cand *c = NULL;
+	size_t cap = 0;
+	int ch;
+
+	bd_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "nRvh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': o.dry = 1; break;
+		case 'R': o.ro = 1; break;
+		case 'v': o.verbose = 1; break;
+		case 'D': o.defrag = 1; break;
+		case 'h': printf("usage: %s\n", usage); return bd_finish();
+		default: bd_usage(usage);
+		}
+	}
+	bd_input_init(&in, argc - optind, argv + optind);
+	while (bd_group_next(&in, &g)) {
+		if (g.n > cap) {
+			cap = g.n;
+			c = bd_erealloc(c, cap * sizeof *c);
+		}
+		group(&g, c, &o, &t);
+	}
+	if (o.verbose)
+		bd_warn("%" PRIu64 " files deduplicated, %" PRIu64 " bytes newly shared, %"
+			PRIu64 " already shared, %" PRIu64 " failed",
+			t.deduped, t.bytes, t.shared, t.failed);
+	bd_input_close(&in);
+	bd_group_free(&g);
+	free(c);
+	return bd_finish();
+}

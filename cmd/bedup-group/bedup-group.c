@@ -1,0 +1,470 @@
+/* bedup-group: sort records into candidate groups, runs of 2 or more
+ * distinct inodes of equal (SIZE, FSID), largest first. Memory stays
+ * bounded: records beyond a budget are sorted in runs written to temp
+ * files and merged. With -C, only groups holding a changed file. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bedup.h"
+
+#define USAGE "bedup-group [-s MINSIZE] [-C CATALOG [-u]] [FILE...]"
+#define DEFAULT_MEMORY (64u << 20)
+#define MAXRUNS 64           /* more runs than this are merged into one */
+#define CHUNK (1u << 20)     /* path arena chunk */
+
+/* one record, compact; PATH is decoded and not NUL-terminated */
+struct item {
+	uint64_t size, subvol, ino, gen;
+	uint8_t fsid[16];
+	uint8_t hash[16];
+	const char *path;
+	uint32_t pathlen;
+	uint8_t hashed;      /* HASH is a digest, not "-" */
+	uint8_t changed;     /* from the input, not the catalog */
+};
+
+struct chunk {
+	struct chunk *next;
+	size_t used, size;
+	char data[];
+};
+
+/* a sorted run in a temp file: items, each followed by its path */
+struct run {
+	FILE *f;
+	struct item cur;
+	char *buf;
+	size_t cap;
+	int live;
+};
+
+/* the current (SIZE, FSID) run being collected for output */
+struct pending {
+	struct item *it;
+	size_t n, cap;
+};
+
+struct state {
+	struct item *items;
+	size_t n, cap;
+	struct chunk *chunks;
+	size_t mem, budget;  /* MEM: bytes of paths held */
+	struct run *runs;
+	size_t nruns;
+	struct bd_inode *keys;   /* inodes of the input, with -C */
+	size_t nkeys, capkeys;
+	uint64_t minsize;
+	int catalog;         /* -C given: output needs a changed member */
+	FILE *cat;           /* new catalog, with -u */
+	FILE *out;           /* stdout, or a spool until the catalog is committed */
+	struct pending pend;
+};
+
+static int
+cmp_item(const struct item *a, const struct item *b)
+{
+	int c;
+	size_t n;
+
+	if (a->size != b->size)
+		return a->size > b->size ? -1 : 1;   /* largest first */
+	if ((c = memcmp(a->fsid, b->fsid, 16)))
+		return c;
+	if (a->subvol != b->subvol)
+		return a->subvol < b->subvol ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	if (a->changed != b->changed)
+		return a->changed ? -1 : 1;          /* input replaces catalog */
+	n = a->pathlen < b->pathlen ? a->pathlen : b->pathlen;
+	if ((c = memcmp(a->path, b->path, n)))
+		return c;
+	return (a->pathlen > b->pathlen) - (a->pathlen < b->pathlen);
+}
+
+static int
+qcmp(const void *a, const void *b)
+{
+	return cmp_item(a, b);
+}
+
+static FILE *
+tempfile(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char *name;
+	FILE *f;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	name = bd_emalloc(strlen(dir) + 32);
+	sprintf(name, "%s/bedup-group.XXXXXX", dir);
+	fd = mkstemp(name);
+	if (fd < 0)
+		bd_die("%s:", name);
+	unlink(name);            /* gone when we exit, whatever happens */
+	free(name);
+	f = fdopen(fd, "w+");
+	if (!f)
+		bd_die("fdopen:");
+	return f;
+}
+
+static const char *
+store_path(struct state *s, const char *p, size_t n)
+{
+	struct chunk *c = s->chunks;
+	size_t want = n > CHUNK ? n : CHUNK;
+
+	if (!c || c->size - c->used < n) {
+		c = bd_emalloc(sizeof *c + want);
+		c->used = 0;
+		c->size = want;
+		c->next = s->chunks;
+		s->chunks = c;
+		s->mem += sizeof *c + want;
+	}
+	memcpy(c->data + c->used, p, n);
+	c->used += n;
+	return c->data + c->used - n;
+}
+
+static void
+free_chunks(struct state *s)
+{
+	struct chunk *c, *next;
+
+	for (c = s->chunks; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	s->chunks = NULL;
+}
+
+static void
+run_write(FILE *f, const struct item *it)
+{
+	if (fwrite(it, sizeof *it, 1, f) != 1 ||
+	    fwrite(it->path, 1, it->pathlen, f) != it->pathlen)
+		bd_die("temp file: write error:");
+}
+
+/* reads the next item of R into R->cur; 0 at its end */
+static int
+run_next(struct run *r)
+{
+	if (fread(&r->cur, sizeof r->cur, 1, r->f) != 1) {
+		if (ferror(r->f))
+			bd_die("temp file: read error:");
+		r->live = 0;
+		return 0;
+	}
+	if (r->cur.pathlen > r->cap) {
+		r->cap = r->cur.pathlen;
+		r->buf = bd_erealloc(r->buf, r->cap);
+	}
+	if (fread(r->buf, 1, r->cur.pathlen, r->f) != r->cur.pathlen)
+		bd_die("temp file: short read");
+	r->cur.path = r->buf;
+	r->live = 1;
+	return 1;
+}
+
+static void
+run_start(struct run *r)
+{
+	if (fflush(r->f) == EOF || fseeko(r->f, 0, SEEK_SET) < 0)
+		bd_die("temp file:");
+	run_next(r);
+}
+
+/* merges RUNS[0..N) in order, handing each item to EMIT */
+static void
+merge(struct run *runs, size_t n, void (*emit)(void *, const struct item *), void *arg)
+{
+	size_t i, best;
+
+	for (i = 0; i < n; i++)
+		run_start(&runs[i]);
+	for (;;) {
+		best = n;
+		for (i = 0; i < n; i++)
+			if (runs[i].live && (best == n || cmp_item(&runs[i].cur, &runs[best].cur) < 0))
+				best = i;
+		if (best == n)
+			break;
+		emit(arg, &runs[best].cur);
+		run_next(&runs[best]);
+	}
+	for (i = 0; i < n; i++) {
+		fclose(runs[i].f);
+		free(runs[i].buf);
+	}
+}
+
+static void
+emit_run(void *arg, const struct item *it)
+{
+	run_write(arg, it);
+}
+
+/* sorts what is in memory and writes it out as one more run */
+static void
+spill(struct state *s)
+{
+	struct run *r;
+	FILE *f;
+	size_t i;
+
+	if (s->n == 0)
+		return;
+	qsort(s->items, s->n, sizeof *s->items, qcmp);
+	if (s->nruns == MAXRUNS) {
+		/* too many open temp files: fold them into one */
+		f = tempfile();
+		merge(s->runs, s->nruns, emit_run, f);
+		memset(s->runs, 0, MAXRUNS * sizeof *s->runs);
+		s->runs[0].f = f;
+		s->nruns = 1;
+	}
+	r = &s->runs[s->nruns++];
+	memset(r, 0, sizeof *r);
+	r->f = tempfile();
+	for (i = 0; i < s->n; i++)
+		run_write(r->f, &s->items[i]);
+	s->n = 0;
+	free_chunks(s);
+	s->mem = 0;
+}
+
+static void
+add(struct state *s, const struct bd_record *rec, int changed)
+{
+	struct item *it;
+
+	if (rec->pathlen > UINT32_MAX)
+		return;
+	if (s->n && s->mem + s->n * sizeof *s->items >= s->budget)
+		spill(s);
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 4096;
+		s->items = bd_erealloc(s->items, s->cap * sizeof *s->items);
+	}
+	it = &s->items[s->n++];
+	memset(it, 0, sizeof *it);
+	it->size = rec->size;
+	it->subvol = rec->subvol;
+	it->ino = rec->ino;
+	it->gen = rec->gen;
+	bd_fsid_pack(rec->fsid, it->fsid);
+	/* a changed inode's old digest is void (the catalog protocol) */
+	it->hashed = changed ? 0 : (uint8_t)bd_hash_pack(rec->hash, it->hash);
+	if (!it->hashed)
+		memset(it->hash, 0, sizeof it->hash);
+	it->changed = (uint8_t)changed;
+	it->pathlen = (uint32_t)rec->pathlen;
+	it->path = store_path(s, rec->path, rec->pathlen);
+}
+
+static void
+read_all(struct state *s, struct bd_input *in, int changed, int keep_keys)
+{
+	struct bd_record r;
+	struct bd_inode k;
+
+	while (bd_input_next(in, &r)) {
+		if (keep_keys) {
+			if (s->nkeys == s->capkeys) {
+				s->capkeys = s->capkeys ? 2 * s->capkeys : 1024;
+				s->keys = bd_erealloc(s->keys, s->capkeys * sizeof *s->keys);
+			}
+			bd_inode_key(&s->keys[s->nkeys++], &r);
+		}
+		/* a changed inode's catalog record goes, whatever its old size */
+		if (!changed && s->nkeys) {
+			bd_inode_key(&k, &r);
+			if (bsearch(&k, s->keys, s->nkeys, sizeof k, bd_inode_cmp))
+				continue;
+		}
+		add(s, &r, changed);
+	}
+	bd_input_close(in);
+}
+
+static int
+write_item(FILE *f, const struct item *it, int with_hash)
+{
+	struct bd_record r;
+
+	memset(&r, 0, sizeof r);
+	r.size = it->size;
+	r.subvol = it->subvol;
+	r.ino = it->ino;
+	r.gen = it->gen;
+	bd_fsid_unpack(it->fsid, r.fsid);
+	if (with_hash && it->hashed)
+		bd_hash_unpack(it->hash, r.hash);
+	else
+		strcpy(r.hash, "-");
+	/* bd_record_write needs a NUL-terminated path only for its length */
+	r.path = (char *)it->path;
+	r.pathlen = it->pathlen;
+	return bd_record_write(f, &r);
+}
+
+static void
+flush(struct state *s)
+{
+	struct pending *p = &s->pend;
+	size_t i;
+	int changed = 0;
+
+	for (i = 0; i < p->n; i++) {
+		/* an error here shows in bd_atomic_commit, which then keeps the old catalog */
+		if (s->cat)
+			write_item(s->cat, &p->it[i], 1);
+		changed |= p->it[i].changed;
+	}
+	if (p->n >= 2 && p->it[0].size >= s->minsize && (!s->catalog || changed))
+		for (i = 0; i < p->n; i++)
+			if (write_item(s->out, &p->it[i], 0) < 0)
+				bd_die("write error:");
+	for (i = 0; i < p->n; i++)
+		free((char *)p->it[i].path);
+	p->n = 0;
+}
+
+/* receives items in sorted order; collects runs of equal (SIZE, FSID) */
+static void
+emit_group(void *arg, const struct item *it)
+{
+	struct state *s = arg;
+	struct pending *p = &s->pend;
+	struct item *last = p->n ? &p->it[p->n - 1] : NULL;
+	char *path;
+
+	if (last && (last->size != it->size || memcmp(last->fsid, it->fsid, 16))) {
+		flush(s);
+		last = NULL;
+	}
+	/* hard links and replaced catalog records: the first one sorted wins */
+	if (last && last->subvol == it->subvol && last->ino == it->ino)
+		return;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		p->it = bd_erealloc(p->it, p->cap * sizeof *p->it);
+	}
+	path = bd_emalloc(it->pathlen ? it->pathlen : 1);
+	memcpy(path, it->path, it->pathlen);
+	p->it[p->n] = *it;
+	p->it[p->n].path = path;
+	p->n++;
+}
+
+static void
+copy_out(FILE *spool)
+{
+	char buf[65536];
+	size_t n;
+
+	if (fflush(spool) == EOF || fseeko(spool, 0, SEEK_SET) < 0)
+		bd_die("temp file:");
+	while ((n = fread(buf, 1, sizeof buf, spool)) > 0)
+		if (fwrite(buf, 1, n, stdout) != n)
+			bd_die("write error:");
+	if (ferror(spool))
+		bd_die("temp file: read error:");
+	fclose(spool);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct state s;
+	struct bd_input in;
+	struct bd_atomic at;
+	const char *catalog = NULL, *env;
+	uint64_t v;
+	size_t i;
+	int c, update = 0;
+
+	bd_init(argv[0]);
+	memset(&s, 0, sizeof s);
+	s.minsize = 1;
+	s.budget = DEFAULT_MEMORY;
+	if ((env = getenv("BEDUP_GROUP_MEMORY")) && *env) {
+		if (bd_parse_size(env, &v) < 0 || v == 0)
+			bd_die("BEDUP_GROUP_MEMORY: not a size: %s", env);
+		s.budget = v > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)v;
+	}
+	while ((c = getopt(argc, argv, "hs:C:u")) != -1) {
+		switch (c) {
+		case 's':
+			if (bd_parse_size(optarg, &s.minsize) < 0)
+				bd_usage(USAGE);
+			break;
+		case 'C':
+			catalog = optarg;
+			break;
+		case 'u':
+			update = 1;
+			break;
+		case 'h':
+			printf("usage: %s\n", USAGE);
+			return bd_finish();
+		default:
+			bd_usage(USAGE);
+		}
+	}
+	if (update && !catalog)
+		bd_usage(USAGE);
+	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
+	bd_input_init(&in, argc - optind, argv + optind);
+	read_all(&s, &in, 1, catalog != NULL);
+	if (catalog) {
+		char *files[1] = { (char *)catalog };
+
+		s.catalog = 1;
+		/* no catalog yet is an empty one: the first run starts it */
+		if (access(catalog, F_OK) == 0) {
+			if (s.nkeys)
+				qsort(s.keys, s.nkeys, sizeof *s.keys, bd_inode_cmp);
+			bd_input_init(&in, 1, files);
+			read_all(&s, &in, 0, 0);
+		} else if (errno != ENOENT) {
+			bd_die("%s:", catalog);
+		}
+	}
+	s.out = stdout;
+	if (update) {
+		if (bd_atomic_open(&at, catalog) < 0)
+			bd_die("%s:", catalog);
+		s.cat = at.f;
+		/* the protocol: the catalog is committed before any output */
+		s.out = tempfile();
+	}
+	if (s.nruns == 0) {
+		if (s.n)
+			qsort(s.items, s.n, sizeof *s.items, qcmp);
+		for (i = 0; i < s.n; i++)
+			emit_group(&s, &s.items[i]);
+	} else {
+		spill(&s);
+		merge(s.runs, s.nruns, emit_group, &s);
+	}
+	flush(&s);
+	free(s.pend.it);
+	free(s.items);
+	free_chunks(&s);
+	free(s.runs);
+	free(s.keys);
+	if (update) {
+		if (bd_atomic_commit(&at) < 0)
+			bd_die("%s:", catalog);
+		copy_out(s.out);
+	}
+	return bd_finish();
+}

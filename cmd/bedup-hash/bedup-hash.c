@@ -1,0 +1,800 @@
+/* bedup-hash: split candidate groups into groups of identical files,
+ * cheap tests first: files already sharing one layout are one member,
+ * a few sampled blocks split groups, only survivors are read in full,
+ * and digests the catalog still vouches for are not read again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/ioprio.h>
+#include <xxhash.h>
+
+#include "bedup.h"
+
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-v] [FILE...]"
+#define BLOCK 4096
+#define SAMPLE_MIN (4 * BLOCK)   /* smaller files are simply read in full */
+#define BUFSZ (1u << 20)
+#define MAXJOBS 64
+
+enum { ALIVE, GONE, DROPPED };
+
+struct member {
+	struct bd_record r;
+	int state;
+	int replaced;            /* the path names another inode now */
+	char note[128];          /* why it was DROPPED */
+	struct stat st;          /* at the first open */
+	struct bd_extents x;
+	size_t unit;
+	size_t next;             /* next member of its unit, or SIZE_MAX */
+};
+
+struct unit {
+	size_t first, last;      /* its members, chained through next */
+	int failed;              /* the sample could not be read */
+	int known;               /* DIGEST holds the whole-file digest */
+	uint8_t digest[16];
+	uint8_t sample[16];
+	uint64_t bytes;          /* read by a worker */
+	size_t cls, nunits;      /* class of equal digests */
+};
+
+/* what the catalog knows, or what this run learnt, of one inode */
+struct entry {
+	struct bd_inode key;     /* first: the table sorts by it */
+	uint64_t gen, size;
+	uint8_t digest[16];
+	int drop;                /* learnt: gone or replaced */
+};
+
+struct table {
+	struct entry *e;
+	size_t n, cap;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct member *mem;
+	struct unit *units;
+	size_t *jobs, njobs, next, finished;
+	uint64_t batch;          /* bumped for each new batch */
+	int quit;
+};
+
+struct progress {
+	int on, tty;
+	uint64_t groups, files, bytes;
+	struct timespec start, last;
+};
+
+/* ---- tables of inodes ------------------------------------------------ */
+
+static struct entry *
+table_add(struct table *t, const struct bd_record *r)
+{
+	struct entry *e;
+
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		t->e = bd_erealloc(t->e, t->cap * sizeof *t->e);
+	}
+	e = &t->e[t->n++];
+	memset(e, 0, sizeof *e);
+	bd_inode_key(&e->key, r);
+	e->gen = r->gen;
+	e->size = r->size;
+	return e;
+}
+
+static struct entry *
+table_find(struct table *t, const struct bd_record *r)
+{
+	struct bd_inode key;
+
+	bd_inode_key(&key, r);
+	return t->n ? bsearch(&key, t->e, t->n, sizeof *t->e, bd_inode_cmp) : NULL;
+}
+
+/* digests the catalog holds; read once the first input line is in, so
+ * that in a pipeline bedup-group has committed it (the protocol) */
+static void
+load_catalog(struct table *t, const char *path)
+{
+	struct bd_input in;
+	struct bd_record r;
+	char *files[1] = { (char *)path };
+
+	if (access(path, F_OK) < 0) {
+		if (errno != ENOENT)
+			bd_die("%s:", path);
+		return;
+	}
+	bd_input_init(&in, 1, files);
+	while (bd_input_next(&in, &r)) {
+		struct entry *e;
+
+		if (strcmp(r.hash, "-") == 0)
+			continue;
+		e = table_add(t, &r);
+		bd_hash_pack(r.hash, e->digest);
+	}
+	bd_input_close(&in);
+	if (t->n)
+		qsort(t->e, t->n, sizeof *t->e, bd_inode_cmp);
+}
+
+/* the catalog again, with the digests learnt filled in and the inodes
+ * found gone or replaced left out */
+static void
+update_catalog(struct table *learnt, const char *path)
+{
+	struct bd_record r;
+	struct bd_atomic at;
+	char *line = NULL, why[128];
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	uint8_t d[16];
+
+	if (learnt->n == 0)
+		return;
+	qsort(learnt->e, learnt->n, sizeof *learnt->e, bd_inode_cmp);
+	if (!(f = fopen(path, "re"))) {
+		if (errno != ENOENT)
+			bd_fail("%s:", path);
+		return;
+	}
+	if (bd_atomic_open(&at, path) < 0) {
+		bd_fail("%s:", path);
+		fclose(f);
+		return;
+	}
+	/* not bd_input: its malformed lines were reported when it was
+	 * loaded; they are left out here, as bedup-group -u does */
+	while ((n = getline(&line, &cap, f)) > 0) {
+		struct entry *e;
+
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n == 0 || bd_record_parse(line, (size_t)n, &r, why, sizeof why) < 0)
+			continue;
+		e = table_find(learnt, &r);
+		if (e && e->gen == r.gen) {
+			if (e->drop)
+				continue;
+			if (e->size == r.size) {
+				memcpy(d, e->digest, 16);
+				bd_hash_unpack(d, r.hash);
+			}
+		}
+		bd_record_write(at.f, &r);   /* errors show at commit */
+	}
+	if (ferror(f)) {
+		bd_fail("%s: read error", path);
+		bd_atomic_abort(&at);
+	} else if (bd_atomic_commit(&at) < 0) {
+		bd_fail("%s:", path);
+	}
+	fclose(f);
+	free(line);
+}
+
+/* ---- reading --------------------------------------------------------- */
+
+static void
+drop(struct member *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+drop(struct member *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->note, sizeof m->note, fmt, ap);
+	va_end(ap);
+	m->state = DROPPED;
+}
+
+/* opens M, checking it is still the inode and size its record names */
+static int
+open_member(struct member *m, struct stat *st)
+{
+	enum bd_open_result res;
+	int fd;
+
+	res = bd_open_record(&m->r, 0, &fd, st);
+	if (res == BD_OPEN_GONE) {
+		m->state = GONE;
+		return -1;
+	}
+	if (res != BD_OPEN_OK) {
+		m->replaced = res == BD_OPEN_OTHER;
+		drop(m, "%s", bd_open_strerror(res));
+		return -1;
+	}
+	if ((uint64_t)st->st_size != m->r.size) {
+		drop(m, "changed: size is %jd, record says %" PRIu64,
+		    (intmax_t)st->st_size, m->r.size);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void
+digest_out(XXH3_state_t *xs, uint8_t out[16])
+{
+	XXH128_canonical_t c;
+
+	/* canonical (big-endian) form: the hex xxhsum -H2 prints */
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+	memcpy(out, c.digest, 16);
+}
+
+/* the whole of M's data into DIGEST; 0, or -1 with M dropped */
+static int
+hash_member(struct member *m, char *buf, uint8_t digest[16], uint64_t *bytes)
+{
+	XXH3_state_t *xs;
+	struct stat st, st2;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd, ret = -1;
+
+	if ((fd = open_member(m, &st)) < 0)
+		return -1;
+	xs = XXH3_createState();
+	if (!xs)
+		bd_die("XXH3_createState: out of memory");
+	XXH3_128bits_reset(xs);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		n = read(fd, buf, BUFSZ);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			drop(m, "read error: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		XXH3_128bits_update(xs, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	*bytes += total;
+	/* a write while we read would make the digest describe no state of
+	 * the file at all */
+	if (total != m->r.size || fstat(fd, &st2) < 0 || !same_stat(&st, &st2)) {
+		drop(m, "changed while being read");
+		goto out;
+	}
+	digest_out(xs, digest);
+	ret = 0;
+out:
+	/* leave the page cache to the user's own data */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	XXH3_freeState(xs);
+	close(fd);
+	return ret;
+}
+
+/* a few blocks (start, middle, end) of M into SAMPLE */
+static int
+sample_member(struct member *m, char *buf, uint8_t sample[16])
+{
+	off_t off[3] = { 0, (off_t)(m->r.size / 2) & ~(off_t)(BLOCK - 1), (off_t)m->r.size - BLOCK };
+	XXH3_state_t *xs;
+	struct stat st;
+	ssize_t n;
+	int fd, i, ret = 0;
+
+	if ((fd = open_member(m, &st)) < 0)
+		return -1;
+	/* no readahead: only these blocks are wanted */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	xs = XXH3_createState();
+	if (!xs)
+		bd_die("XXH3_createState: out of memory");
+	XXH3_128bits_reset(xs);
+	for (i = 0; i < 3; i++) {
+		do
+			n = pread(fd, buf, BLOCK, off[i]);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			drop(m, "read error: %s", strerror(errno));
+			ret = -1;
+			break;
+		}
+		if (n != BLOCK) {
+			drop(m, "changed while being read");
+			ret = -1;
+			break;
+		}
+		XXH3_128bits_update(xs, buf, BLOCK);
+	}
+	if (ret == 0)
+		digest_out(xs, sample);
+	XXH3_freeState(xs);
+	close(fd);
+	return ret;
+}
+
+/* reads unit U in full through the first member that can be read; all
+ * its members share the data, so any one will do */
+static void
+hash_unit(struct member *mem, struct unit *u, char *buf)
+{
+	size_t i;
+
+	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
+		if (hash_member(&mem[i], buf, u->digest, &u->bytes) == 0) {
+			u->known = 1;
+			return;
+		}
+	}
+}
+
+/* ---- workers for -j ------------------------------------------------- */
+
+static void *
+worker(void *arg)
+{
+	struct pool *p = arg;
+	char *buf = bd_emalloc(BUFSZ);
+	uint64_t seen = 0;
+	size_t j;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->quit && (p->batch == seen || p->next == p->njobs))
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->batch;
+		while (p->next < p->njobs) {
+			j = p->jobs[p->next++];
+			pthread_mutex_unlock(&p->mu);
+			hash_unit(p->mem, &p->units[j], buf);
+			pthread_mutex_lock(&p->mu);
+			if (++p->finished == p->njobs)
+				pthread_cond_signal(&p->done);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(buf);
+	return NULL;
+}
+
+/* hashes the units JOBS names, N at a time across the pool */
+static void
+run_jobs(struct pool *p, struct member *mem, struct unit *units, size_t *jobs, size_t njobs)
+{
+	pthread_mutex_lock(&p->mu);
+	p->mem = mem;
+	p->units = units;
+	p->jobs = jobs;
+	p->njobs = njobs;
+	p->next = p->finished = 0;
+	p->batch++;
+	pthread_cond_broadcast(&p->work);
+	while (p->finished < p->njobs)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- progress -------------------------------------------------------- */
+
+static double
+since(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void
+progress(struct progress *pr, int final)
+{
+	struct timespec now;
+	double t;
+
+	if (!pr->on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!final && since(&pr->last, &now) < (pr->tty ? 0.2 : 1.0))
+		return;
+	pr->last = now;
+	t = since(&pr->start, &now);
+	fprintf(stderr, "%s%s: %" PRIu64 " groups, %" PRIu64 " files read, %.1f MiB hashed, %.1f MiB/s%s",
+	    pr->tty ? "\r" : "", bd_prog, pr->groups, pr->files, (double)pr->bytes / 1048576,
+	    t > 0 ? (double)pr->bytes / 1048576 / t : 0.0,
+	    pr->tty && !final ? "\033[K" : "\n");
+}
+
+/* ---- one group ------------------------------------------------------- */
+
+static void
+note(struct table *learnt, struct member *m)
+{
+	if (m->state == DROPPED)
+		bd_pfail(m->r.path, "%s", m->note);
+	/* gone or replaced: its catalog record goes (changed size: group
+	 * replaces it once findnew reports it) */
+	if (learnt && (m->state == GONE || m->replaced))
+		table_add(learnt, &m->r)->drop = 1;
+}
+
+/* orders of indexes, for qsort_r: sorting keeps large groups n log n */
+static int
+by_inode(const void *pa, const void *pb, void *arg)
+{
+	const struct bd_record *r = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+
+	if (r[a].subvol != r[b].subvol)
+		return r[a].subvol < r[b].subvol ? -1 : 1;
+	if (r[a].ino != r[b].ino)
+		return r[a].ino < r[b].ino ? -1 : 1;
+	return (a > b) - (a < b);
+}
+
+static int
+by_layout(const void *pa, const void *pb, void *arg)
+{
+	const struct member *m = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb, i;
+	const struct bd_extents *x = &m[a].x, *y = &m[b].x;
+
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	for (i = 0; i < x->n; i++) {
+		const struct bd_extent *e = &x->e[i], *f = &y->e[i];
+
+		if (e->physical != f->physical)
+			return e->physical < f->physical ? -1 : 1;
+		if (e->logical != f->logical)
+			return e->logical < f->logical ? -1 : 1;
+		if (e->length != f->length)
+			return e->length < f->length ? -1 : 1;
+	}
+	return (a > b) - (a < b);
+}
+
+static int
+by_sample(const void *pa, const void *pb, void *arg)
+{
+	const struct unit *u = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = memcmp(u[a].sample, u[b].sample, 16);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+static int
+by_digest(const void *pa, const void *pb, void *arg)
+{
+	const struct unit *u = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = memcmp(u[a].digest, u[b].digest, 16);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+struct class_arg {
+	const struct member *mem;
+	const struct unit *units;
+};
+
+static int
+by_class(const void *pa, const void *pb, void *arg)
+{
+	const struct class_arg *c = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	size_t ca = c->units[c->mem[a].unit].cls, cb = c->units[c->mem[b].unit].cls;
+
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	return (a > b) - (a < b);
+}
+
+/* the members of G that are distinct inodes, in input order */
+static size_t
+collapse_links(struct bd_group *g, struct member *mem, size_t *idx)
+{
+	char *keep = bd_ecalloc(g->n, 1);
+	size_t i, n = 0;
+
+	for (i = 0; i < g->n; i++)
+		idx[i] = i;
+	qsort_r(idx, g->n, sizeof *idx, by_inode, g->r);
+	for (i = 0; i < g->n; i++)
+		keep[idx[i]] = i == 0 || !bd_record_same_inode(&g->r[idx[i - 1]], &g->r[idx[i]]);
+	for (i = 0; i < g->n; i++)
+		if (keep[i])
+			mem[n++].r = g->r[i];
+	free(keep);
+	return n;
+}
+
+/* members of one layout become one unit; units numbered in order of
+ * their first member. Returns the number of units. */
+static size_t
+make_units(struct member *mem, size_t n, struct unit *units, size_t *idx)
+{
+	size_t *lead = bd_ecalloc(n, sizeof *lead);
+	size_t na = 0, nu = 0, i, u;
+
+	for (i = 0; i < n; i++)
+		if (mem[i].state == ALIVE)
+			idx[na++] = i;
+	qsort_r(idx, na, sizeof *idx, by_layout, mem);
+	for (i = 0; i < na; i++)
+		lead[idx[i]] = i > 0 && bd_extents_same(&mem[idx[i - 1]].x, &mem[idx[i]].x) ?
+		    lead[idx[i - 1]] : idx[i];
+	for (i = 0; i < n; i++) {
+		if (mem[i].state != ALIVE)
+			continue;
+		mem[i].next = SIZE_MAX;
+		if (lead[i] == i) {
+			u = mem[i].unit = nu++;
+			units[u].first = i;
+		} else {
+			u = mem[i].unit = mem[lead[i]].unit;
+			mem[units[u].last].next = i;
+		}
+		units[u].last = i;
+	}
+	free(lead);
+	return nu;
+}
+
+/* keeps the jobs whose sample matches another job's sample */
+static size_t
+split_by_sample(struct member *mem, struct unit *units, size_t *jobs, size_t nj, char *buf)
+{
+	char *keep = bd_ecalloc(nj, 1);
+	size_t i, k = 0;
+
+	for (i = 0; i < nj; i++)
+		if (sample_member(&mem[units[jobs[i]].first], buf, units[jobs[i]].sample) == 0)
+			jobs[k++] = jobs[i];
+		else
+			units[jobs[i]].failed = 1;   /* its first member is dropped */
+	nj = k;
+	qsort_r(jobs, nj, sizeof *jobs, by_sample, units);
+	for (i = 0; i + 1 < nj; i++)
+		if (memcmp(units[jobs[i]].sample, units[jobs[i + 1]].sample, 16) == 0)
+			keep[i] = keep[i + 1] = 1;
+	for (i = 0, k = 0; i < nj; i++)
+		if (keep[i])
+			jobs[k++] = jobs[i];
+	free(keep);
+	return k;
+}
+
+/* writes the classes of 2+ units of equal digest, each in order of its
+ * first member, members in input order */
+static void
+write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_t *idx)
+{
+	size_t nk = 0, i, j, cnt;
+	char hex[BD_HASH_LEN + 1];
+
+	for (i = 0; i < nu; i++) {
+		units[i].cls = SIZE_MAX;
+		if (units[i].known && !units[i].failed)
+			idx[nk++] = i;
+	}
+	qsort_r(idx, nk, sizeof *idx, by_digest, units);
+	for (i = 0; i < nk; i = j) {
+		for (j = i + 1; j < nk && !memcmp(units[idx[i]].digest, units[idx[j]].digest, 16); j++)
+			;
+		cnt = j - i;
+		while (cnt >= 2 && i < j)
+			units[idx[i++]].cls = idx[j - cnt];   /* its smallest unit */
+	}
+	/* members by (class, input order): units are numbered by first member */
+	for (i = 0, nk = 0; i < n; i++)
+		if (mem[i].state == ALIVE && units[mem[i].unit].cls != SIZE_MAX)
+			idx[nk++] = i;
+	qsort_r(idx, nk, sizeof *idx, by_class, &(struct class_arg){ mem, units });
+	for (i = 0; i < nk; i++) {
+		struct member *m = &mem[idx[i]];
+
+		bd_hash_unpack(units[m->unit].digest, hex);
+		memcpy(m->r.hash, hex, sizeof hex);
+		if (bd_record_write(stdout, &m->r) < 0)
+			bd_die("write error:");
+	}
+}
+
+static void
+do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct pool *pool,
+    struct progress *pr, char *buf)
+{
+	struct member *mem = bd_ecalloc(g->n, sizeof *mem);
+	struct unit *units = bd_ecalloc(g->n, sizeof *units);
+	size_t *jobs = bd_ecalloc(g->n, sizeof *jobs);
+	size_t *idx = bd_ecalloc(g->n, sizeof *idx);
+	size_t n, nu = 0, nj = 0, nknown = 0, i, k, alive = 0;
+	uint64_t size = g->r[0].size;
+
+	/* hard links are one member */
+	n = collapse_links(g, mem, idx);
+	/* every member: still the inode named, and its layout */
+	for (i = 0; i < n && n >= 2; i++) {
+		int fd = open_member(&mem[i], &mem[i].st);
+
+		if (fd < 0)
+			continue;
+		if (bd_extents_get(fd, &mem[i].x) < 0)
+			mem[i].x.n = 0;          /* cannot compare: read it */
+		close(fd);
+		alive++;
+	}
+	if (alive >= 2)
+		nu = make_units(mem, n, units, idx);
+	for (i = 0; i < n && cat && nu >= 2; i++) {
+		struct unit *u = &units[mem[i].unit];
+		struct entry *e;
+
+		if (mem[i].state != ALIVE || u->known)
+			continue;
+		e = table_find(cat, &mem[i].r);
+		if (e && e->gen == mem[i].r.gen && e->size == mem[i].r.size) {
+			u->known = 1;
+			memcpy(u->digest, e->digest, 16);
+			nknown++;
+		}
+	}
+	/* one unit: already deduplicated, nothing to read */
+	if (nu >= 2) {
+		for (k = 0; k < nu; k++)
+			if (!units[k].known)
+				jobs[nj++] = k;
+		/* the catalog holds no samples: with a known unit around,
+		 * every other one must be read in full to compare */
+		if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
+			nj = split_by_sample(mem, units, jobs, nj, buf);
+		if (nj == 1 && nknown == 0)
+			nj = 0;                  /* nothing left to match it */
+		if (pool && nj > 1)
+			run_jobs(pool, mem, units, jobs, nj);
+		else
+			for (i = 0; i < nj; i++)
+				hash_unit(mem, &units[jobs[i]], buf);
+		for (i = 0; i < nj; i++) {
+			pr->bytes += units[jobs[i]].bytes;
+			pr->files += units[jobs[i]].bytes || size == 0;
+		}
+	}
+	/* notes in input order, whatever thread met the problem */
+	for (i = 0; i < n; i++)
+		note(learnt, &mem[i]);
+	if (nu >= 2)
+		write_classes(mem, n, units, nu, idx);
+	/* every digest known, matched or not, saves a read next time */
+	for (i = 0; i < n && learnt && nu >= 2; i++)
+		if (mem[i].state == ALIVE && units[mem[i].unit].known)
+			memcpy(table_add(learnt, &mem[i].r)->digest, units[mem[i].unit].digest, 16);
+	pr->groups++;
+	progress(pr, 0);
+	for (i = 0; i < n; i++)
+		bd_extents_free(&mem[i].x);
+	free(units);
+	free(mem);
+	free(jobs);
+	free(idx);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bd_input in;
+	struct bd_group g;
+	struct table cat, learnt;
+	struct pool pool;
+	struct progress pr;
+	pthread_t *th = NULL;
+	const char *catalog = NULL;
+	uint64_t njobs = 2;
+	int c, update = 0, prio = 0, loaded = 0;
+	size_t i;
+	char *buf;
+
+	bd_init(argv[0]);
+	memset(&pr, 0, sizeof pr);
+	while ((c = getopt(argc, argv, "hC:uj:pv")) != -1) {
+		switch (c) {
+		case 'C':
+			catalog = optarg;
+			break;
+		case 'u':
+			update = 1;
+			break;
+		case 'j':
+			if (bd_parse_u64(optarg, &njobs) < 0 || njobs < 1 || njobs > MAXJOBS)
+				bd_usage(USAGE);
+			break;
+		case 'p':
+			prio = 1;
+			break;
+		case 'v':
+			pr.on = 1;
+			break;
+		case 'h':
+			printf("usage: %s\n", USAGE);
+			return bd_finish();
+		default:
+			bd_usage(USAGE);
+		}
+	}
+	if (update && !catalog)
+		bd_usage(USAGE);
+	pr.tty = isatty(2);
+	pr.on |= pr.tty;
+	clock_gettime(CLOCK_MONOTONIC, &pr.start);
+	pr.last = pr.start;
+	/* idle I/O class, set before the workers so they inherit it */
+	if (!prio && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
+	    IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) < 0)
+		bd_warn("ioprio_set:");
+	memset(&cat, 0, sizeof cat);
+	memset(&learnt, 0, sizeof learnt);
+	memset(&g, 0, sizeof g);
+	buf = bd_emalloc(BUFSZ);
+	if (njobs > 1) {
+		memset(&pool, 0, sizeof pool);
+		pthread_mutex_init(&pool.mu, NULL);
+		pthread_cond_init(&pool.work, NULL);
+		pthread_cond_init(&pool.done, NULL);
+		th = bd_ecalloc(njobs, sizeof *th);
+		for (i = 0; i < njobs; i++)
+			if ((errno = pthread_create(&th[i], NULL, worker, &pool)))
+				bd_die("pthread_create:");
+	}
+	bd_input_init(&in, argc - optind, argv + optind);
+	while (bd_group_next(&in, &g) > 0) {
+		if (catalog && !loaded) {
+			load_catalog(&cat, catalog);
+			loaded = 1;
+		}
+		do_group(&g, catalog ? &cat : NULL, update ? &learnt : NULL,
+		    th ? &pool : NULL, &pr, buf);
+	}
+	bd_input_close(&in);
+	bd_group_free(&g);
+	if (th) {
+		pthread_mutex_lock(&pool.mu);
+		pool.quit = 1;
+		pthread_cond_broadcast(&pool.work);
+		pthread_mutex_unlock(&pool.mu);
+		for (i = 0; i < njobs; i++)
+			pthread_join(th[i], NULL);
+		free(th);
+	}
+	if (fflush(stdout) == EOF)
+		bd_die("write error:");
+	if (update)
+		update_catalog(&learnt, catalog);
+	if (pr.groups)
+		progress(&pr, 1);
+	free(cat.e);
+	free(learnt.e);
+	free(buf);
+	return bd_finish();
+}

@@ -1,0 +1,407 @@
+#!/usr/bin/env bats
+# bedup-hash on real btrfs: groups of identical files, cheap tests first,
+# the catalog's digests, and files that change under it.
+
+load helpers
+
+setup_file() {
+	requires root btrfs strace xxhsum
+	btrfs_mount 1G
+	btrfs_mount 256M b
+}
+
+teardown_file() {
+	btrfs_unmount
+}
+
+setup() {
+	D=$MNT/$BATS_TEST_NUMBER
+	mkdir -p "$D"
+}
+
+SIZE=2097275   # 2 MiB and a bit: several sample blocks, an odd tail
+
+# poke FILE OFFSET: changes the byte at OFFSET in place
+poke() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "\\$(printf %03o $(((b + 1) % 256)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# digest FILE: XXH3-128 as xxhsum -H2 prints it
+digest() {
+	xxhsum -H2 "$1" | cut -d' ' -f1
+}
+
+# hashed HASH RECORD...: the records with HASH filled in
+hashed() {
+	local h=$1
+	shift
+	printf '%s\n' "$@" | awk -F'\t' -v OFS='\t' -v h="$h" '{ $2 = h; print }'
+}
+
+# reads FILE...: after the command in $BATS_TEST_TMPDIR/strace ran,
+# the number of read calls made on FILEs
+reads() {
+	grep -c -E '(read|pread64)\(' "$BATS_TEST_TMPDIR/strace" || true
+}
+
+# traced FILE... -- CMD...: runs CMD under strace, logging the read calls
+# made on FILEs, page cache dropped first
+traced() {
+	local p=()
+	while [ "$1" != -- ]; do p+=(-P "$1"); shift; done
+	shift
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	strace -f -qq -o "$BATS_TEST_TMPDIR/strace" "${p[@]}" -e trace=read,pread64 "$@"
+}
+
+@test "files differing in the first, a middle or the last byte never share a group" {
+	mkfile "$D/base" "$SIZE" s1
+	for f in twin first mid-sample mid-unsampled last; do copy "$D/base" "$D/$f"; done
+	poke "$D/first" 0
+	poke "$D/mid-sample" $((SIZE / 2 / 4096 * 4096 + 100))   # in the sampled block
+	poke "$D/mid-unsampled" $((SIZE / 3))                     # only a full read sees it
+	poke "$D/last" $((SIZE - 1))
+	sync
+	record "$D"/* | bedup-group >"$BATS_TEST_TMPDIR/in"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/in")" 6
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/base")" "$(record "$D/base" "$D/twin")")"
+}
+
+@test "identical files always share a group; one group per content" {
+	mkfile "$D/a1" 100000 a
+	mkfile "$D/b1" 100000 b
+	copy "$D/a1" "$D/a2"; copy "$D/b1" "$D/b2"; copy "$D/a1" "$D/a3"
+	mkfile "$D/small1" 3000 s; copy "$D/small1" "$D/small2"
+	sync
+	record "$D/a1" "$D/b1" "$D/a2" "$D/b2" "$D/a3" "$D/small1" "$D/small2" |
+		bedup-group >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash -j 3 "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(
+		hashed "$(digest "$D/a1")" "$(record "$D/a1" "$D/a2" "$D/a3")"
+		hashed "$(digest "$D/b1")" "$(record "$D/b1" "$D/b2")"
+		hashed "$(digest "$D/small1")" "$(record "$D/small1" "$D/small2")")"
+	# the same, whatever the number of threads
+	run --separate-stderr bedup-hash -j 1 "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(bedup-hash -j 8 "$BATS_TEST_TMPDIR/in")"
+}
+
+@test "hard links are one member" {
+	mkfile "$D/a" 50000 h
+	ln "$D/a" "$D/a-link"
+	copy "$D/a" "$D/b"
+	sync
+	# straight to bedup-hash: it collapses them itself, keeping the first
+	record "$D/a" "$D/a-link" "$D/b" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
+	# two names of one inode are nothing to do
+	record "$D/a" "$D/a-link" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output ""
+}
+
+@test "groups of different filesystems stay apart" {
+	mkdir -p "$MNT_b/$BATS_TEST_NUMBER"
+	E=$MNT_b/$BATS_TEST_NUMBER
+	mkfile "$D/x" 70000 fs
+	copy "$D/x" "$E/x"
+	copy "$D/x" "$E/y"
+	sync
+	# one copy here, two there: only the two there make a group
+	record "$D/x" "$E/x" "$E/y" | bedup-group >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/x")" "$(record "$E/x" "$E/y")")"
+	# even fed as one run of equal SIZE, the FSID splits them
+	record "$D/x" "$E/x" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output ""
+}
+
+@test "reflinked copies are dropped without reading their data" {
+	mkfile "$D/a" 4000000 r
+	cp --reflink=always "$D/a" "$D/b"
+	cp --reflink=always "$D/a" "$D/c"
+	sync
+	record "$D/a" "$D/b" "$D/c" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr traced "$D/a" "$D/b" "$D/c" -- bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output ""
+	assert_equal "$(reads)" 0
+	# control: with a real copy beside them the data is read, once for
+	# the three that share it and once for the copy
+	copy "$D/a" "$D/d"
+	sync
+	record "$D/a" "$D/b" "$D/c" "$D/d" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr traced "$D/b" "$D/c" -- bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b" "$D/c" "$D/d")")"
+	assert_equal "$(reads)" 0
+	run --separate-stderr traced "$D/a" "$D/d" -- bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	[ "$(reads)" -gt 2 ]
+}
+
+# pipeline CATALOG FILE...: an incremental run over FILEs
+pipeline() {
+	local cat=$1
+	shift
+	record "$@" | bedup-group -C "$cat" -u | bedup-hash -C "$cat" -u
+}
+
+@test "catalog: a new file's twin is found among old files, whose digests are not read again" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/old1" 3000000 c
+	copy "$D/old1" "$D/old2"
+	mkfile "$D/other" 3000000 o
+	sync
+	run --separate-stderr pipeline "$cat" "$D/old1" "$D/old2" "$D/other"
+	assert_success
+	assert_equal "$stderr" ""
+	h=$(digest "$D/old1")
+	assert_equal "$output" "$(hashed "$h" "$(record "$D/old1" "$D/old2")")"
+	# the catalog keeps every file, with the digests learnt
+	assert_equal "$(cut -f2,7 "$cat" | sort)" "$(printf '%s\t%s\n' \
+		"$h" "$D/old1" "$h" "$D/old2" - "$D/other" | sort)"
+	# later: a new copy; the old twins' data is not read
+	copy "$D/old1" "$D/new"
+	record "$D/new" | bedup-group -C "$cat" -u >"$BATS_TEST_TMPDIR/in"
+	assert_equal "$(cut -f7 "$BATS_TEST_TMPDIR/in")" "$(printf '%s\n' "$D/old1" "$D/old2" "$D/other" "$D/new")"
+	run --separate-stderr traced "$D/old1" "$D/old2" -- bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$h" "$(record "$D/old1" "$D/old2" "$D/new")")"
+	assert_equal "$(reads)" 0
+	assert_equal "$(cut -f2,7 "$cat" | sort)" "$(printf '%s\t%s\n' \
+		"$h" "$D/new" "$h" "$D/old1" "$h" "$D/old2" "$(digest "$D/other")" "$D/other" | sort)"
+}
+
+@test "catalog: a stale entry (inode number reused) never joins a group as the old file" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 200000 st
+	copy "$D/a" "$D/victim"
+	sync
+	record "$D/a" "$D/victim" | bedup-group -C "$cat" -u | bedup-hash -C "$cat" -u >/dev/null
+	h=$(digest "$D/a")
+	old=$(grep victim "$cat")
+	assert_equal "$(cut -f2 <<<"$old")" "$h"
+	# victim goes; after a remount btrfs hands its inode number out again
+	rm "$D/victim"
+	sync
+	umount "$MNT"
+	mount -o loop "$IMG" "$MNT"
+	mkfile "$D/victim" 200000 different
+	sync
+	assert_equal "$(stat -c %i "$D/victim")" "$(cut -f5 <<<"$old")"
+	[ "$(lsattr -vd "$D/victim" | awk '{print $1}')" != "$(cut -f6 <<<"$old")" ]
+	# the catalog still says victim is a's twin: a new copy of a joins a
+	# group with both; bedup-hash must not believe it
+	copy "$D/a" "$D/new"
+	sync
+	record "$D/new" | bedup-group -C "$cat" -u >"$BATS_TEST_TMPDIR/in"
+	assert_equal "$(cut -f7 "$BATS_TEST_TMPDIR/in")" "$(printf '%s\n' "$D/a" "$D/victim" "$D/new")"
+	run --separate-stderr bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $D/victim: not the file the record names (replaced, or not a regular file)"
+	assert_equal "$output" "$(hashed "$h" "$(record "$D/a" "$D/new")")"
+	# and the stale record has left the catalog
+	assert_equal "$(cut -f7 "$cat" | sort)" "$(printf '%s\n' "$D/a" "$D/new")"
+}
+
+@test "a file modified between group and hash is dropped with a note; a vanished one silently" {
+	mkfile "$D/a" 300000 m
+	for f in b c d; do copy "$D/a" "$D/$f"; done
+	sync
+	record "$D/a" "$D/b" "$D/c" "$D/d" | bedup-group >"$BATS_TEST_TMPDIR/in"
+	echo more >>"$D/b"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $D/b: changed: size is 300005, record says 300000"
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/c" "$D/d")")"
+	# vanished: not an error
+	rm "$D/c"
+	grep -v "$D/b" "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/in2"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in2"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/d")")"
+	# a symlink swapped in under the name is never followed
+	ln -sf "$D/a" "$D/d"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in2"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $D/d: not the file the record names (replaced, or not a regular file)"
+	assert_output ""
+}
+
+@test "a read error (EIO) drops the file with a note, the run goes on" {
+	local loop logical phys
+	mkfile "$D/a" 1000000 eio
+	copy "$D/a" "$D/bad"
+	copy "$D/a" "$D/c"
+	sync
+	# spoil one block of bad's data on the disk, outside the sampled
+	# blocks: btrfs then fails the read on a checksum mismatch
+	loop=$(findmnt -nvo SOURCE -T "$MNT")
+	logical=$(($(filefrag -v "$D/bad" | awk '$1 == "0:" { sub(/\.\./, "", $4); print $4 }') * 4096))
+	phys=$(btrfs-map-logical -l "$logical" -b 4096 "$loop" | awk '/^mirror 1/ { print $6 }')
+	[ -n "$phys" ]
+	head -c 4096 /dev/urandom | dd of="$IMG" bs=4096 seek=$((phys / 4096 + 60)) conv=notrunc status=none
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	record "$D/a" "$D/bad" "$D/c" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $D/bad: read error: Input/output error"
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/c")")"
+}
+
+@test "odd names and paths longer than PATH_MAX" {
+	local odd deep n i line
+	odd=$(printf '%s/sp ace\ttab\nnl\\bs\001\377' "$D")
+	mkfile "$odd" 40000 odd
+	copy "$odd" "$D/plain"
+	# a tree deeper than PATH_MAX, made one directory at a time
+	n=$(printf 'd%.0s' $(seq 200))
+	deep=$D
+	(
+		cd "$D"
+		for i in $(seq 25); do mkdir "$n"; cd "$n"; done
+		copy "$D/plain" deep-file
+		sync
+		# its record by hand: record() resolves paths with tools that stop at PATH_MAX
+		printf '40000\t-\t%s\t5\t%s\t%s\t' "$(fsid "$MNT")" "$(stat -c %i deep-file)" \
+			"$(lsattr -vd deep-file | awk '{print $1}')"
+		printf '%s/deep-file\n' "$D$(printf "/$n%.0s" $(seq 25))"
+	) >"$BATS_TEST_TMPDIR/deep"
+	line=$(cat "$BATS_TEST_TMPDIR/deep")
+	[ "${#line}" -gt 5000 ]
+	{ record "$odd" "$D/plain"; cat "$BATS_TEST_TMPDIR/deep"; } | bedup-group >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/plain")" "$(cat "$BATS_TEST_TMPDIR/in")")"
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 3
+}
+
+@test "malformed lines: the documented error, the rest processed" {
+	mkfile "$D/a" 10000 bad
+	copy "$D/a" "$D/b"
+	sync
+	{ record "$D/a"; echo "1 2 3"; record "$D/b"; printf '5\tXYZ\t-\t-\t-\t-\t-\n'; } >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "$(printf '%s\n' \
+		"bedup-hash: $BATS_TEST_TMPDIR/in: line 2: expected 7 fields, got 1" \
+		"bedup-hash: $BATS_TEST_TMPDIR/in: line 4: bad SUBVOL: not a decimal number")"
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
+}
+
+@test "usage: bad options exit 2, -h exits 0" {
+	u="usage: bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-v] [FILE...]"
+	for bad in "-j 0" "-j x" "-u" "-q"; do
+		run --separate-stderr bedup-hash $bad
+		assert_failure 2
+		assert_output ""
+		assert_equal "${stderr##*$'\n'}" "$u"
+	done
+	run --separate-stderr bedup-hash -h
+	assert_success
+	assert_output "$u"
+	assert_equal "$stderr" ""
+}
+
+@test "-v reports progress on stderr: groups, files, bytes, rate" {
+	mkfile "$D/a" 1000000 v
+	copy "$D/a" "$D/b"
+	sync
+	record "$D/a" "$D/b" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-hash -v -p "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
+	assert_regex "${stderr##*$'\n'}" '^bedup-hash: 1 groups, 2 files read, 1\.9 MiB hashed, [0-9.]+ MiB/s$'
+}
+
+@test "low impact: idle I/O class unless -p, sequential reads, pages dropped after" {
+	mkfile "$D/a" 300000 low
+	copy "$D/a" "$D/b"
+	sync
+	record "$D/a" "$D/b" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/strace" \
+		-e trace=ioprio_set,fadvise64 bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
+	st=$BATS_TEST_TMPDIR/strace
+	assert_equal "$(grep -c 'ioprio_set(IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) = 0' "$st")" 1
+	assert_equal "$(grep -c 'POSIX_FADV_SEQUENTIAL' "$st")" 2
+	assert_equal "$(grep -c 'POSIX_FADV_DONTNEED' "$st")" 2
+	run --separate-stderr strace -f -qq -o "$st" -e trace=ioprio_set bedup-hash -p "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(grep -c ioprio_set "$st")" 0
+	# the reading threads are idle too: look at them while input is pending
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	bedup-hash -j 3 <"$BATS_TEST_TMPDIR/fifo" >/dev/null &
+	exec 7>"$BATS_TEST_TMPDIR/fifo"
+	for i in $(seq 100); do
+		[ "$(ls /proc/$!/task | wc -l)" = 4 ] && break
+		sleep 0.1
+	done
+	classes=$(for t in /proc/$!/task/*; do ionice -p "${t##*/}"; done | sort | uniq -c | tr -s ' ')
+	exec 7>&-
+	wait $!
+	assert_equal "$classes" " 4 idle"
+}
+
+@test "catalog: a deleted file is dropped silently and leaves the catalog" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 150000 gone
+	copy "$D/a" "$D/b"
+	copy "$D/a" "$D/doomed"
+	sync
+	pipeline "$cat" "$D/a" "$D/b" "$D/doomed" >/dev/null
+	assert_equal "$(cut -f7 "$cat" | sort)" "$(printf '%s\n' "$D/a" "$D/b" "$D/doomed" | sort)"
+	rm "$D/doomed"
+	copy "$D/a" "$D/new"
+	sync
+	run --separate-stderr pipeline "$cat" "$D/new"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b" "$D/new")")"
+	assert_equal "$(cut -f7 "$cat" | sort)" "$(printf '%s\n' "$D/a" "$D/b" "$D/new" | sort)"
+}
+
+@test "catalog: a malformed catalog line is reported once and left out" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 50000 mal
+	copy "$D/a" "$D/b"
+	sync
+	{ record "$D/a"; echo junk; } >"$cat"
+	record "$D/b" >"$BATS_TEST_TMPDIR/new"
+	bedup-group -C "$cat" "$BATS_TEST_TMPDIR/new" >"$BATS_TEST_TMPDIR/in" 2>/dev/null || true
+	run --separate-stderr bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $cat: line 2: expected 7 fields, got 1"
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
+	assert_equal "$(cat "$cat")" "$(hashed "$(digest "$D/a")" "$(record "$D/a")")"
+}
