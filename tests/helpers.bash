@@ -40,6 +40,13 @@ requires() {
 	done
 }
 
+# strace ARGS...: strace, with LeakSanitizer off in what it runs (a
+# SANITIZE=1 build): LSan stops the world with ptrace, which a process
+# strace already traces cannot do, so it would fail every traced run.
+strace() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 command strace "$@"
+}
+
 # btrfs_mount [SIZE] [NAME]: makes a sparse image, mkfs.btrfs, mounts it
 # with -o loop at $BATS_FILE_TMPDIR/NAME (default mnt), sets MNT and IMG
 # (for NAME other than mnt: MNT_NAME and IMG_NAME).
