@@ -180,3 +180,19 @@ $D/y"
 	assert_equal "$(excl "$D/a" "$D/c")" "$(zeros 2)"
 	assert_equal "$(excl "$D/x")" 2002944
 }
+
+@test "hostile: the catalog, digests of every user's files, is written readable by root only" {
+	requires xxhsum
+	mkfile "$D/a" 100000 cat
+	copy "$D/a" "$D/b"
+	record "$D/a" "$D/b" >"$D/in"
+	run --separate-stderr bash -c "umask 022; bedup-group -C '$D/catalog' -u '$D/in' |
+		bedup-hash -C '$D/catalog' -u"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(cut -f7 <<<"$output")" "$D/a
+$D/b"
+	# the digests are in it, and only root can read it
+	assert_equal "$(cut -f2 "$D/catalog" | sort -u)" "$(xxhsum -H2 "$D/a" | cut -d' ' -f1)"
+	assert_equal "$(stat -c '%a %u' "$D/catalog")" "600 0"
+}
