@@ -121,7 +121,7 @@ bedup-clone: $D/dir/c: changed since the record was made, skipped"
 }
 
 @test "hostile: a directory renamed during a run: its files are not shared, the rest is" {
-	local i
+	local i pid st
 	for i in 1 2 3; do
 		mkdir -p "$D/d$i"
 		mkfile "$D/d$i/a" $((2000000 + i)) "mv$i"
@@ -131,12 +131,10 @@ bedup-clone: $D/dir/c: changed since the record was made, skipped"
 	sha256sum "$D"/d*/* >"$D/sum"
 	mkfifo "$D/fifo"
 	bedup-clone <"$D/fifo" >"$D/out" 2>"$D/err" &
+	pid=$!
 	exec 7>"$D/fifo"
 	head -n 3 "$D/in" >&7          # group 1 and the line that ends it
-	for i in $(seq 600); do
-		[ "$(excl "$D/d1/a" "$D/d1/b")" = "$(zeros 2)" ] && break
-		sleep 0.1
-	done
+	wait_shared "$D/d1/a" "$D/d1/b"
 	# group 2's directory moves away; another takes its name, with files
 	# of the same names and sizes
 	mv "$D/d2" "$D/d2.moved"
@@ -145,8 +143,9 @@ bedup-clone: $D/dir/c: changed since the record was made, skipped"
 	copy "$D/d2.moved/b" "$D/d2/b"
 	tail -n +4 "$D/in" >&7
 	exec 7>&-
-	run wait $!
-	assert_failure 1
+	st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 1
 	assert_equal "$(cat "$D/out")" "deduped	2000001	$D/d1/a	$D/d1/b
 deduped	2000003	$D/d3/a	$D/d3/b"
 	assert_equal "$(cat "$D/err")" "bedup-clone: $D/d2/a: changed since the record was made, skipped

@@ -150,6 +150,17 @@ zeros() {
 	yes 0 | head -n "$1"
 }
 
+# wait_shared FILE...: waits (up to 60 s) until the FILEs share all data.
+wait_shared() {
+	local i
+	for i in $(seq 600); do
+		[ "$(excl "$@")" = "$(zeros $#)" ] && return 0
+		sleep 0.1
+	done
+	echo "wait_shared: $* never came to share" >&2
+	return 1
+}
+
 # near ACTUAL WANT: ACTUAL is within 1% of WANT.
 near() {
 	awk -v a="$1" -v w="$2" 'BEGIN { d = a - w; if (d < 0) d = -d; exit !(d <= w / 100) }' ||
