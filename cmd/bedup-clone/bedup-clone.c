@@ -242,8 +242,8 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 }
 
 /* Shares each group, or with --same-owner each owner's part of it, so
- * that no file ever shares extents with another user's file: shared
- * extents would tell a user that someone else holds the same data. */
+ * that bedup never makes a file share extents with another user's file:
+ * shared extents would tell a user that someone else holds the same data. */
 static void
 group(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
 {
