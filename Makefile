@@ -124,8 +124,9 @@ fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f .fuzz); mkdir -p fuzz/corpus/$$n fuzz/work/$$n; \
 		echo "fuzz: $$n for $(FUZZTIME)s"; \
 		$$f -max_total_time=$(FUZZTIME) -artifact_prefix=fuzz/crashes/$$n- \
-			-print_final_stats=1 fuzz/work/$$n fuzz/corpus/$$n 2>&1 | \
-			grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|Done' || exit 1; \
+			-print_final_stats=1 fuzz/work/$$n fuzz/corpus/$$n >fuzz/work/$$n.log 2>&1; st=$$?; \
+		grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|Done' fuzz/work/$$n.log; \
+		[ $$st -eq 0 ] || { echo "fuzz: $$n failed (exit $$st): fuzz/work/$$n.log, fuzz/crashes/"; exit 1; }; \
 	done
 
 clean:
