@@ -5,6 +5,8 @@
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 CC      ?= cc
@@ -23,7 +25,8 @@ endif
 
 # Debian packages the build and the tests need (make deps installs them).
 DEB_DEPS = build-essential btrfs-progs libbtrfsutil-dev libxxhash-dev pkg-config \
-	bats bats-support bats-assert mandoc xxhash strace util-linux e2fsprogs
+	bats bats-support bats-assert mandoc xxhash strace util-linux e2fsprogs \
+	shellcheck bash-completion openssl
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
@@ -86,9 +89,7 @@ lint-man:
 
 demo: deps
 	$(MAKE) all
-	@if [ -x tests/demo.sh ]; then sh tests/demo.sh; else \
-		echo "bedup demo: the bedup command is not written yet; the stages are:"; \
-		ls cmd; fi
+	sh contrib/demo.sh
 
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "make bench: no benchmarks yet"; fi
@@ -101,6 +102,10 @@ install: all
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
 	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
 	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8)
+	install -d $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR)
+	install -m 644 contrib/bedup.bash-completion $(DESTDIR)$(COMPDIR)/bedup
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/bedup.service >$(DESTDIR)$(UNITDIR)/bedup.service
+	install -m 644 contrib/bedup.timer $(DESTDIR)$(UNITDIR)
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(CMDS) $(notdir $(SCRIPTS)))
@@ -108,6 +113,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rm -f $(DESTDIR)$(COMPDIR)/bedup $(DESTDIR)$(UNITDIR)/bedup.service \
+		$(DESTDIR)$(UNITDIR)/bedup.timer
 
 # Fuzzing (clang, libFuzzer): each fuzz/NAME.c target runs FUZZTIME
 # seconds from fuzz/corpus/NAME; crashes land in fuzz/crashes/.

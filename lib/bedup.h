@@ -221,6 +221,9 @@ int bd_extents_same(const struct bd_extents *a, const struct bd_extents *b);
 /* Bytes of X in extents the kernel marks shared. */
 uint64_t bd_extents_shared_bytes(const struct bd_extents *x);
 
+/* Bytes of data X maps in [0, LEN): holes do not count. */
+uint64_t bd_extents_data_bytes(const struct bd_extents *x, uint64_t len);
+
 void bd_extents_free(struct bd_extents *x);
 
 /* ---- atomic.c: replace a file atomically --------------------------- */

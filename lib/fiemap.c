@@ -110,6 +110,19 @@ bd_extents_shared_bytes(const struct bd_extents *x)
 	return n;
 }
 
+uint64_t
+bd_extents_data_bytes(const struct bd_extents *x, uint64_t len)
+{
+	uint64_t n = 0, end;
+	size_t i;
+
+	for (i = 0; i < x->n && x->e[i].logical < len; i++) {
+		end = x->e[i].logical + x->e[i].length;
+		n += (end < len ? end : len) - x->e[i].logical;
+	}
+	return n;
+}
+
 void
 bd_extents_free(struct bd_extents *x)
 {

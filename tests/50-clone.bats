@@ -267,6 +267,20 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	near $((before - after)) $((199 * 65 * 4096))
 }
 
+@test "clone: BYTES and the summary count data, not holes" {
+	# 8 MiB apparent, 1 MiB + 5 bytes of data in the middle
+	truncate -s 8M "$D/a"
+	mkfile "$D/data" $((1048576 + 5)) sp
+	dd if="$D/data" of="$D/a" bs=1M seek=3 conv=notrunc status=none
+	copy "$D/a" "$D/b"
+	record "$D/a" "$D/b" >"$D/in"
+	run --separate-stderr pipeline "$D/in" -v
+	assert_success
+	assert_output "$(printf 'deduped\t%s\t%s\t%s' $((1048576 + 4096)) "$D/a" "$D/b")"
+	assert_equal "$stderr" "bedup-clone: 1 files deduplicated, $((1048576 + 4096)) bytes newly shared, 0 already shared, 0 failed"
+	assert_equal "$(cmp "$D/a" "$D/b" && echo same)" same
+}
+
 @test "clone: different content is reported and left alone" {
 	mkfile "$D/a" 3000000 s
 	mkfile "$D/x" 3000000 t

@@ -119,19 +119,22 @@ fail(int e, const struct bd_record *src, const struct bd_record *dst, struct tot
 /* Shares SRC into the N destinations of batch B and reports each. */
 static void
 run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
-    const size_t *b, size_t n, struct totals *t)
+    const size_t *b, const struct bd_extents *dx, size_t n, struct totals *t)
 {
 	const struct bd_record *s = &g->r[src], *r;
+	uint64_t done;
 	size_t i;
 
 	bd_dedupe(sfd, s->size, d, n);
 	for (i = 0; i < n; i++) {
 		r = &g->r[b[i]];
-		t->bytes += d[i].done;
+		/* data bytes, not the range: holes were never space to free */
+		done = bd_extents_data_bytes(&dx[i], d[i].done);
+		t->bytes += done;
 		switch (d[i].state) {
 		case BD_DEDUPE_DONE:
 			t->deduped++;
-			out("deduped", d[i].done, s, r);
+			out("deduped", done, s, r);
 			break;
 		case BD_DEDUPE_DIFFERS:
 			out("differs", r->size, s, r);
@@ -158,7 +161,7 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 static void
 share(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
 {
-	struct bd_extents sx = {0}, dx = {0};
+	struct bd_extents sx = {0}, *dx;
 	struct bd_dedupe_dest *d;
 	struct stat st;
 	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
@@ -182,6 +185,7 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	}
 	d = bd_ecalloc(max, sizeof *d);
 	b = bd_ecalloc(max, sizeof *b);
+	dx = bd_ecalloc(max, sizeof *dx);
 	for (i = 0; i < g->n; i++) {
 		if (!c[i].ok || (long)i == src)
 			continue;
@@ -214,7 +218,12 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 			close(fd);
 			continue;
 		}
-		if (bd_extents_get(fd, &dx) == 0 && bd_extents_same(&sx, &dx)) {
+		if (bd_extents_get(fd, &dx[n]) < 0) {
+			bd_pfail(g->r[i].path, "cannot read the extent map:");
+			close(fd);
+			continue;
+		}
+		if (bd_extents_same(&sx, &dx[n])) {
 			t->shared++;
 			out("shared", g->r[i].size, &g->r[src], &g->r[i]);
 			close(fd);
@@ -228,16 +237,18 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 		d[n].fd = fd;
 		b[n++] = i;
 		if (n == max) {
-			run(sfd, g, (size_t)src, d, b, n, t);
+			run(sfd, g, (size_t)src, d, b, dx, n, t);
 			n = 0;
 		}
 	}
 	if (n)
-		run(sfd, g, (size_t)src, d, b, n, t);
+		run(sfd, g, (size_t)src, d, b, dx, n, t);
+	for (i = 0; i < max; i++)
+		bd_extents_free(&dx[i]);
+	free(dx);
 	free(d);
 	free(b);
 	bd_extents_free(&sx);
-	bd_extents_free(&dx);
 	close(sfd);
 }
 

@@ -1,0 +1,341 @@
+#!/usr/bin/env bats
+# bedup state: incremental runs, scan, show, reset, forget-fs, the lock,
+# and runs killed with SIGKILL.
+
+load helpers
+load bedup
+
+setup() {
+	requires root btrfs
+	newfs 4G
+}
+
+teardown() {
+	dropfs
+}
+
+@test "incremental: a new copy is shared, old files are not read again" {
+	mkfile "$MNT/a" 3M
+	copy "$MNT/a" "$MNT/b"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 3145728)"
+	copy "$MNT/a" "$MNT/c"
+	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2,mmap -y \
+		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 3145728)"
+	assert_equal "$stderr" ""
+	shared "$MNT/a" "$MNT/b" "$MNT/c"
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/[ab]>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	# the new file was read: the trace does see reads of data files
+	run grep -cE "^[0-9]+ +(p?read(64|v2?)?)\\(.*<$BEDUP_RUN_DIR/$FS/c>" "$BATS_TEST_TMPDIR/strace"
+	[ "$output" -gt 0 ]
+}
+
+@test "a file rewritten in place with the same size is checked again" {
+	mkfile "$MNT/a" 2M a
+	mkfile "$MNT/b" 2M b
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+	# b becomes a's twin: same inode, same size, new content
+	dd if="$MNT/a" of="$MNT/b" bs=64K conv=notrunc status=none
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 2097152)"
+	assert_equal "$stderr" ""
+	shared "$MNT/a" "$MNT/b"
+	cmp "$MNT/a" "$MNT/b"
+}
+
+@test "scan tracks changes that the next dedup deduplicates" {
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/b"
+	run --separate-stderr bedup scan "$MNT"
+	assert_success
+	assert_output --regexp "^bedup: $FS: 2 changed files tracked, [0-9]+ s$"
+	assert_equal "$stderr" ""
+	apart "$MNT/a" "$MNT/b"
+	[ -f "$STATE/$FS/5.gen" ]
+	assert_equal "$(cut -f7 "$STATE/$FS/changes" | sort)" \
+		"$(printf "$BEDUP_RUN_DIR/$FS/%s\n" a b)"
+	catalog_ok "$STATE/$FS/catalog"
+	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 2
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 2097152)"
+	assert_equal "$stderr" ""
+	shared "$MNT/a" "$MNT/b"
+	[ ! -e "$STATE/$FS/changes" ]
+}
+
+@test "a file in use is skipped, and taken again by the next run" {
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/b"
+	exec 7>>"$MNT/b"
+	run --separate-stderr bedup dedup "$MNT" 7>&-
+	exec 7>&-
+	assert_failure 1
+	assert_output --regexp "$(summary_re 0 0)"
+	assert_equal "$stderr" "bedup-lock: $BEDUP_RUN_DIR/$FS/b: in use, skipped"
+	apart "$MNT/a" "$MNT/b"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 2097152)"
+	assert_equal "$stderr" ""
+	shared "$MNT/a" "$MNT/b"
+}
+
+@test "show: filesystem, mounts, cutoff, last dedup, subvolumes" {
+	btrfs filesystem label "$MNT" data
+	btrfs -q subvolume create "$MNT/sv"
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/sv/b"
+	mkfile "$MNT/c" 3M
+	btrfs -q subvolume snapshot -r "$MNT/sv" "$MNT/snap"
+	run --separate-stderr bedup show "$MNT"
+	assert_success
+	assert_equal "$stderr" ""
+	dev=$(findmnt -nvo SOURCE "$MNT")
+	assert_equal "$output" "$FS
+	label: data
+	devices: $dev
+	mounted: $MNT (subvolid 5, rw)
+	size cutoff: -
+	last dedup: never
+	  SUBVOL   CHECKPOINT    FILES  LAST DEDUP            DEDUPED        BYTES  PATH
+	       5            -        0  never                       -            -  <top level>
+	     256            -        0  never                       -            -  sv
+	     257            -        0  never                       -            -  snap (read-only)"
+	bedup dedup "$MNT" >/dev/null
+	g5=$(cat "$STATE/$FS/5.gen")
+	g256=$(cat "$STATE/$FS/256.gen")
+	g257=$(cat "$STATE/$FS/257.gen")
+	run --separate-stderr bedup show "$FS"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_line --index 4 "	size cutoff: 1048576"
+	assert_line --index 5 --regexp '^	last dedup: 20[0-9-]+T[0-9:]+Z, 1 files, 2097152 bytes \(2.0 MiB\) newly shared, [0-9]+ s$'
+	date=$(cut -f1 "$STATE/$FS/last")
+	# the file shared went into a (top level) or sv/b, whichever was not the source
+	assert_equal "$(cat "$STATE/$FS/5.last" "$STATE/$FS/256.last" | cut -f2- | sort)" \
+		"$(printf '0\t0\n1\t2097152')"
+	for sv in 5 256 257; do
+		IFS=$'\t' read -r d n b <"$STATE/$FS/$sv.last"
+		eval "n$sv=\$n b$sv=\$b"
+		assert_equal "$d" "$date"
+	done
+	assert_line --index 7 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 5 "$g5" 2 "$date" "$n5" "$b5" '<top level>')"
+	assert_line --index 8 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 256 "$g256" 1 "$date" "$n256" "$b256" sv)"
+	assert_line --index 9 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 257 "$g257" 1 "$date" 0 0 'snap (read-only)')"
+	# unmounted: what the state directory knows
+	umount "$MNT"
+	run --separate-stderr bedup show "$FS"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_line --index 0 "$FS"
+	assert_line --index 3 "	mounted: no"
+	assert_line --index 4 "	size cutoff: 1048576"
+	assert_line --index 7 "$(printf '\t%8s %12s %8s  %-20s %8s %12s  %s' 5 "$g5" 2 "$date" "$n5" "$b5" -)"
+}
+
+@test "reset asks, then drops checkpoints and catalog entries of its filter" {
+	btrfs -q subvolume create "$MNT/sv"
+	btrfs -q subvolume create "$MNT/sv/in"
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/sv/b"
+	copy "$MNT/a" "$MNT/sv/in/c"
+	bedup dedup "$MNT" >/dev/null
+	ls "$STATE/$FS" >"$BATS_TEST_TMPDIR/before"
+	run --separate-stderr bedup reset "$MNT/sv" <<<"n"
+	assert_failure 1
+	assert_output ""
+	assert_equal "$stderr" "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257? [y/N] bedup: $FS: not reset"
+	ls "$STATE/$FS" | diff - "$BATS_TEST_TMPDIR/before"
+	run --separate-stderr bedup reset -y vol:"$MNT/sv"
+	assert_success
+	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256"
+	assert_equal "$stderr" ""
+	[ ! -e "$STATE/$FS/256.gen" ] && [ -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -n | paste -sd' ')" "5 257"
+	run --separate-stderr bedup reset "$MNT/sv" <<<"y"
+	assert_success
+	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257"
+	[ ! -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog")" "5"
+	run --separate-stderr bedup reset -y "$FS"
+	assert_success
+	assert_output "bedup: reset $FS: every checkpoint and the whole catalog"
+	# what the last dedups did stays
+	run ls "$STATE/$FS"
+	assert_output "256.last
+257.last
+5.last
+cutoff
+last
+lock"
+	# everything is found again
+	copy "$MNT/a" "$MNT/d"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 2097152)"
+	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 4
+}
+
+@test "forget-fs drops all the state of a filesystem" {
+	mkfile "$MNT/a" 2M
+	bedup dedup "$MNT" >/dev/null
+	[ -d "$STATE/$FS" ]
+	run --separate-stderr bedup forget-fs "$(tr a-f A-F <<<"$FS")"
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	[ ! -e "$STATE/$FS" ]
+	run --separate-stderr bedup forget-fs "$FS"
+	assert_failure 1
+	assert_output ""
+	assert_equal "$stderr" "bedup: $FS: nothing known about it in $STATE"
+}
+
+@test "the lock: --no-wait skips a filesystem in use; without it, bedup waits" {
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/b"
+	mkdir -p "$STATE/$FS"
+	exec 8>>"$STATE/$FS/lock"
+	flock 8
+	run --separate-stderr bedup dedup --no-wait "$MNT" 8>&-
+	assert_failure 1
+	assert_output ""
+	assert_equal "$stderr" "bedup: $FS: another bedup run is working on it, skipped (--no-wait)"
+	apart "$MNT/a" "$MNT/b"
+	bedup dedup "$MNT" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 8>&- 3>&- &
+	pid=$!
+	sleep 2
+	kill -0 "$pid"                  # still waiting for the lock
+	apart "$MNT/a" "$MNT/b"
+	exec 8>&-
+	wait "$pid"
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output --regexp "$(summary_re 1 2097152)"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
+	shared "$MNT/a" "$MNT/b"
+}
+
+@test "two concurrent runs on one filesystem" {
+	mkfile "$MNT/a" 64M
+	for i in 1 2 3 4 5; do copy "$MNT/a" "$MNT/a$i"; done
+	before=$(fingerprint "$MNT")
+	bedup dedup "$MNT" >"$BATS_TEST_TMPDIR/out1" 2>"$BATS_TEST_TMPDIR/err1" 3>&- &
+	p1=$!
+	bedup dedup "$MNT" >"$BATS_TEST_TMPDIR/out2" 2>"$BATS_TEST_TMPDIR/err2" 3>&- &
+	p2=$!
+	wait "$p1"
+	wait "$p2"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err1" "$BATS_TEST_TMPDIR/err2")" ""
+	run cat "$BATS_TEST_TMPDIR/out1" "$BATS_TEST_TMPDIR/out2"
+	assert_equal "${#lines[@]}" 2
+	# one did it all, the other found nothing left to do
+	run sort "$BATS_TEST_TMPDIR/out1" "$BATS_TEST_TMPDIR/out2"
+	assert_line --index 0 --regexp "$(summary_re 0 0)"
+	assert_line --index 1 --regexp "$(summary_re 5 335544320)"
+	shared "$MNT/a" "$MNT"/a[1-5]
+	assert_equal "$(fingerprint "$MNT")" "$before"
+	catalog_ok "$STATE/$FS/catalog"
+	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
+}
+
+# start_killable CMD...: runs CMD in its own session (so that the whole
+# pipeline can be killed at once), output in $BATS_TEST_TMPDIR/out|err
+start_killable() {
+	setsid "$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	KPID=$!
+}
+
+# kill_when_reading STAGE BYTES: SIGKILL the session of $KPID once its
+# STAGE process has read BYTES
+kill_when_reading() {
+	local p r i
+	for ((i = 0; i < 20000; i++)); do
+		for p in $(pgrep -s "$KPID" -x "$1"); do
+			r=$(awk '$1 == "rchar:" { print $2 }' "/proc/$p/io" 2>/dev/null)
+			if [ "${r:-0}" -ge "$2" ]; then
+				kill -KILL -- "-$KPID"
+				return 0
+			fi
+		done
+		kill -0 "$KPID" 2>/dev/null || return 1
+		sleep 0.005
+	done
+	return 1
+}
+
+# kill_when_shared FILE...: SIGKILL the session of $KPID once bedup-clone
+# runs and the first file shares its data
+kill_when_shared() {
+	local i
+	for ((i = 0; i < 20000; i++)); do
+		if [ -n "$(pgrep -s "$KPID" -x bedup-clone)" ] &&
+			filefrag -v "$1" 2>/dev/null | grep -q shared; then
+			kill -KILL -- "-$KPID"
+			return 0
+		fi
+		kill -0 "$KPID" 2>/dev/null || return 1
+		sleep 0.005
+	done
+	return 1
+}
+
+# state_intact: the state files parse, no checkpoint was committed
+state_intact() {
+	catalog_ok "$STATE/$FS/catalog"
+	run ls "$STATE/$FS"
+	refute_output --partial ".gen"
+	refute_output --partial "changes"
+}
+
+@test "SIGKILL while hashing: nothing changed, state intact, the rerun does it" {
+	mkfile "$MNT/a" 256M
+	for i in 1 2 3; do copy "$MNT/a" "$MNT/a$i"; done
+	sync -f "$MNT"
+	before=$(fingerprint "$MNT")
+	start_killable bedup dedup "$MNT"
+	kill_when_reading bedup-hash $((64 << 20))
+	st=0
+	wait "$KPID" || st=$?
+	assert_equal "$st" 137          # killed, not finished
+	apart "$MNT/a" "$MNT/a1"
+	apart "$MNT/a2" "$MNT/a3"
+	assert_equal "$(fingerprint "$MNT")" "$before"
+	state_intact
+	run --separate-stderr bedup dedup --no-wait "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 3 805306368)"
+	assert_equal "$stderr" ""
+	shared "$MNT/a" "$MNT/a1" "$MNT/a2" "$MNT/a3"
+	assert_equal "$(fingerprint "$MNT")" "$before"
+}
+
+@test "SIGKILL while cloning: nothing changed, state intact, the rerun does it" {
+	mkfile "$MNT/a" 32M
+	for i in $(seq 1 31); do copy "$MNT/a" "$MNT/a$i"; done
+	sync -f "$MNT"
+	before=$(fingerprint "$MNT")
+	start_killable bedup dedup "$MNT"
+	kill_when_shared "$MNT/a" "$MNT"/a*
+	st=0
+	wait "$KPID" || st=$?
+	assert_equal "$st" 137          # killed, not finished
+	assert_equal "$(fingerprint "$MNT")" "$before"
+	state_intact
+	run --separate-stderr bedup dedup --no-wait "$MNT"
+	assert_success
+	assert_output --regexp "^bedup: $FS: [1-9][0-9]* files deduplicated, "
+	assert_equal "$stderr" ""
+	shared "$MNT/a" "$MNT"/a[0-9]*
+	assert_equal "$(fingerprint "$MNT")" "$before"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+}

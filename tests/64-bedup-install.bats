@@ -1,0 +1,107 @@
+#!/usr/bin/env bats
+# The bedup script is clean POSIX sh; make install puts it, its units and
+# its completion in place; the completion completes.
+
+load helpers
+load bedup
+
+teardown() {
+	dropfs
+}
+
+@test "bedup and the demo are shellcheck-clean POSIX sh, the completion bash" {
+	requires shellcheck
+	run --separate-stderr shellcheck -s sh "$BEDUP_ROOT/cmd/bedup/bedup" "$BEDUP_ROOT/contrib/demo.sh"
+	assert_success
+	assert_output ""
+	run --separate-stderr shellcheck -s bash "$BEDUP_ROOT/contrib/bedup.bash-completion"
+	assert_success
+	assert_output ""
+	run --separate-stderr dash -n "$BEDUP_ROOT/cmd/bedup/bedup"
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "make install and uninstall, with PREFIX and DESTDIR" {
+	local dest=$BATS_TEST_TMPDIR/dest
+	run --separate-stderr make -s -C "$BEDUP_ROOT" install PREFIX=/usr DESTDIR="$dest"
+	assert_success
+	run sh -c "cd '$dest' && find . -type f | sort"
+	assert_line ./usr/bin/bedup
+	assert_line ./usr/bin/bedup-findnew
+	assert_line ./usr/share/man/man8/bedup.8
+	assert_line ./usr/share/man/man7/bedup.7
+	assert_line ./usr/share/bash-completion/completions/bedup
+	assert_line ./usr/lib/systemd/system/bedup.service
+	assert_line ./usr/lib/systemd/system/bedup.timer
+	[ -x "$dest/usr/bin/bedup" ]
+	run grep -E '^(ExecStart|Nice|IOSchedulingClass|Type)=' "$dest/usr/lib/systemd/system/bedup.service"
+	assert_output "Type=oneshot
+ExecStart=/usr/bin/bedup dedup
+Nice=19
+IOSchedulingClass=idle"
+	run grep -E '^(OnCalendar|WantedBy)=' "$dest/usr/lib/systemd/system/bedup.timer"
+	assert_output "OnCalendar=weekly
+WantedBy=timers.target"
+	if command -v systemd-analyze >/dev/null; then
+		run systemd-analyze calendar weekly
+		assert_success
+	fi
+	run --separate-stderr make -s -C "$BEDUP_ROOT" uninstall PREFIX=/usr DESTDIR="$dest"
+	assert_success
+	run find "$dest" -type f
+	assert_output ""
+}
+
+@test "the installed bedup runs the stages installed next to it" {
+	requires root btrfs
+	newfs 1G
+	local dest=$BATS_TEST_TMPDIR/dest
+	make -s -C "$BEDUP_ROOT" install PREFIX=/usr DESTDIR="$dest" >/dev/null
+	mkfile "$MNT/a" 10
+	run --separate-stderr env -i PATH=/usr/bin:/bin "$dest/usr/bin/bedup" find-new -t "$MNT"
+	assert_success
+	assert_output "$MNT/a"
+	assert_equal "$stderr" ""
+}
+
+# complete WORDS...: what the completion offers for the last word (WORDS
+# split as bash splits them: "vol:x" is "vol" ":" "x")
+complete_words() {
+	bash -c '
+		. /usr/share/bash-completion/bash_completion
+		. "$1"
+		shift
+		COMP_WORDS=("$@")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		COMP_LINE=$(printf "%s\n" "$*" | sed "s/ : */:/g")
+		COMP_POINT=${#COMP_LINE}
+		_bedup
+		printf "%s\n" "${COMPREPLY[@]}"' bash "$BEDUP_ROOT/contrib/bedup.bash-completion" "$@"
+}
+
+@test "bash completion: commands, options, filters" {
+	[ -r /usr/share/bash-completion/bash_completion ] || _missing "no bash-completion"
+	mkdir -p "$BATS_TEST_TMPDIR/dir/sub"
+	cd "$BATS_TEST_TMPDIR"
+	run complete_words bedup de
+	assert_output "dedup
+dedup-files"
+	run complete_words bedup dedup --no-
+	assert_output "--no-crossvol
+--no-wait"
+	run complete_words bedup find-new -
+	assert_output "-0
+--zero-terminated
+-t
+--terse
+-h
+--help"
+	run complete_words bedup dedup d
+	assert_output "dir"
+	run complete_words bedup dedup vo
+	assert_output "vol:"
+	# the part after the colon, as bash replaces only that
+	run complete_words bedup show vol : di
+	assert_output "dir"
+}
