@@ -189,6 +189,19 @@ rec() {
 		rec 5 "$A" 304 /old5b)"
 }
 
+@test "catalog: an input record's digest enters the catalog, output HASH stays -" {
+	cat=$BATS_TEST_TMPDIR/cat
+	G=fedcba9876543210fedcba9876543210
+	{ rec 9 "$A" 300 /a "$H"; rec 9 "$A" 301 /b "$H"; } >"$cat"
+	# 301 fed back with the digest bedup-hash gave it; 302 is new
+	{ rec 9 "$A" 301 /b "$G"; rec 9 "$A" 302 /c; } >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-group -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(rec 9 "$A" 300 /a; rec 9 "$A" 301 /b; rec 9 "$A" 302 /c)"
+	assert_equal "$(cat "$cat")" "$(rec 9 "$A" 300 /a "$H"; rec 9 "$A" 301 /b "$G"; rec 9 "$A" 302 /c)"
+}
+
 @test "catalog -u: committed before the first output line" {
 	cat=$BATS_TEST_TMPDIR/cat
 	rec 9 "$A" 300 /old >"$cat"

@@ -34,6 +34,57 @@ teardown() {
 	[ "$output" -gt 0 ]
 }
 
+@test "reruns read no known file, read-only snapshot copies included" {
+	# two copies of each of two contents, snapshotted read-only; then a
+	# third copy of one, and a unique file of the same size
+	btrfs subvolume create "$MNT/home" >/dev/null
+	mkfile "$MNT/home/u1" 2M u1
+	mkfile "$MNT/home/u2" 2M u2
+	copy "$MNT/home/u1" "$MNT/home/c1"
+	copy "$MNT/home/u2" "$MNT/home/c2"
+	btrfs subvolume snapshot -r "$MNT/home" "$MNT/snap" >/dev/null
+	copy "$MNT/home/u1" "$MNT/home/c3"
+	mkfile "$MNT/home/u3" 2M u3
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_equal "$stderr" ""
+	# the snapshot's copies are the sources; its own duplicates stay
+	shared "$MNT/snap/u1" "$MNT/home/u1" "$MNT/home/c1" "$MNT/home/c3"
+	shared "$MNT/snap/u2" "$MNT/home/u2" "$MNT/home/c2"
+	apart "$MNT/snap/u1" "$MNT/snap/c1"
+	# the files deduplicated into are reported changed (the dedupe updated
+	# their inodes); their size comes back, and u3, only ever sampled, is
+	# read once to learn its digest. Nothing known is read.
+	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
+		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+	assert_equal "$stderr" ""
+	run bash -c "grep -oE '<$BEDUP_RUN_DIR/$FS/[^>]*>' '$BATS_TEST_TMPDIR/strace' | sort -u"
+	assert_output "<$BEDUP_RUN_DIR/$FS/home/u3>"
+	# and then nothing at all: the snapshot's unshared copies are not
+	# taken again without -R
+	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
+		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+	assert_equal "$stderr" ""
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	# with -R the snapshot's own duplicates are still within reach,
+	# without reading what is known
+	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
+		-o "$BATS_TEST_TMPDIR/strace" bedup dedup -R "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 2 4194304)"
+	assert_equal "$stderr" ""
+	shared "$MNT/snap/u1" "$MNT/snap/c1" "$MNT/home/u1" "$MNT/home/c3"
+	shared "$MNT/snap/u2" "$MNT/snap/c2"
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/(home|snap)/[uc][12]>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	[ "$(btrfs property get -ts "$MNT/snap" ro)" = ro=true ]
+}
+
 @test "a file rewritten in place with the same size is checked again" {
 	mkfile "$MNT/a" 2M a
 	mkfile "$MNT/b" 2M b

@@ -47,10 +47,16 @@ run_example() {
 	copy "$MNT/a" "$MNT/cache/e"
 	mkfile "$MNT/cache/c" 3M c
 	copy "$MNT/cache/c" "$MNT/cache/d"
+	# a name that is not UTF-8, in a UTF-8 locale: grep must still pass it
+	mkfile "$MNT/x"$'\377' 1M x
+	copy "$MNT/x"$'\377' "$MNT/y"$'\377'
 	before=$(fingerprint "$MNT")
-	run_example exclude
-	assert_output --regexp $'^deduped\t2097152\t'"$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
+	LC_ALL=C.UTF-8 run_example exclude
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
+	assert_line --index 1 "$(printf 'deduped\t1048576\t%s\t%s' "$MNT/x"$'\377' "$MNT/y"$'\377')"
+	assert_equal "${#lines[@]}" 2
 	shared "$MNT/a" "$MNT/b"
+	shared "$MNT/x"$'\377' "$MNT/y"$'\377'
 	apart "$MNT/a" "$MNT/cache/e"
 	apart "$MNT/cache/c" "$MNT/cache/d"
 	assert_equal "$(fingerprint "$MNT")" "$before"

@@ -1,6 +1,7 @@
 /* bedup-clone: shares the data of one member of each group into the
  * others with FIDEDUPERANGE. Nothing is ever written to a file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -153,6 +154,8 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 			bd_pfail(r->path, "busy (a btrfs send in progress?), not shared");
 		if (d[i].state == BD_DEDUPE_DIFFERS || d[i].state == BD_DEDUPE_BUSY)
 			t->failed++;
+		/* the compare read it: leave the page cache to the user's data */
+		posix_fadvise(d[i].fd, 0, 0, POSIX_FADV_DONTNEED);
 		close(d[i].fd);
 	}
 }
@@ -249,6 +252,8 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	free(d);
 	free(b);
 	bd_extents_free(&sx);
+	/* bedup-hash left the pages of identical files for the compare */
+	posix_fadvise(sfd, 0, 0, POSIX_FADV_DONTNEED);
 	close(sfd);
 }
 

@@ -260,8 +260,10 @@ add(struct state *s, const struct bd_record *rec, int changed)
 	it->ino = rec->ino;
 	it->gen = rec->gen;
 	bd_fsid_pack(rec->fsid, it->fsid);
-	/* a changed inode's old digest is void (the catalog protocol) */
-	it->hashed = changed ? 0 : (uint8_t)bd_hash_pack(rec->hash, it->hash);
+	/* an input record replaces the catalog's with what it says: HASH -
+	 * from bedup-findnew voids a changed inode's old digest; a digest
+	 * (a record bedup-hash wrote, fed back by the caller) is kept */
+	it->hashed = (uint8_t)bd_hash_pack(rec->hash, it->hash);
 	if (!it->hashed)
 		memset(it->hash, 0, sizeof it->hash);
 	it->changed = (uint8_t)changed;

@@ -43,6 +43,7 @@ struct unit {
 	uint8_t digest[16];
 	uint8_t sample[16];
 	uint64_t bytes;          /* read by a worker */
+	size_t read_by;          /* the member read in full, or SIZE_MAX */
 	size_t cls, nunits;      /* class of equal digests */
 };
 
@@ -287,8 +288,12 @@ hash_member(struct member *m, char *buf, uint8_t digest[16], uint64_t *bytes)
 	digest_out(xs, digest);
 	ret = 0;
 out:
-	/* leave the page cache to the user's own data */
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	/* leave the page cache to the user's own data; a file found
+	 * identical to another keeps its pages until bedup-clone, whose
+	 * FIDEDUPERANGE compares them again, has shared it; one that matched
+	 * nothing is dropped in evict_unmatched */
+	if (ret < 0)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	XXH3_freeState(xs);
 	close(fd);
 	return ret;
@@ -345,8 +350,30 @@ hash_unit(struct member *mem, struct unit *u, char *buf)
 	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
 		if (hash_member(&mem[i], buf, u->digest, &u->bytes) == 0) {
 			u->known = 1;
+			u->read_by = i;
 			return;
 		}
+	}
+}
+
+/* drops from the page cache the files read in full that matched nothing:
+ * no later stage wants their pages */
+static void
+evict_unmatched(struct member *mem, struct unit *units, const size_t *jobs, size_t nj)
+{
+	struct unit *u;
+	struct stat st;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < nj; i++) {
+		u = &units[jobs[i]];
+		if (u->read_by == SIZE_MAX || u->cls != SIZE_MAX)
+			continue;
+		if (bd_open_record(&mem[u->read_by].r, 0, &fd, &st) != BD_OPEN_OK)
+			continue;
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
 	}
 }
 
@@ -552,6 +579,7 @@ make_units(struct member *mem, size_t n, struct unit *units, size_t *idx)
 		if (lead[i] == i) {
 			u = mem[i].unit = nu++;
 			units[u].first = i;
+			units[u].read_by = SIZE_MAX;
 		} else {
 			u = mem[i].unit = mem[lead[i]].unit;
 			mem[units[u].last].next = i;
@@ -685,8 +713,10 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 	/* notes in input order, whatever thread met the problem */
 	for (i = 0; i < n; i++)
 		note(learnt, &mem[i]);
-	if (nu >= 2)
+	if (nu >= 2) {
 		write_classes(mem, n, units, nu, idx);
+		evict_unmatched(mem, units, jobs, nj);
+	}
 	/* every digest known, matched or not, saves a read next time */
 	for (i = 0; i < n && learnt && nu >= 2; i++)
 		if (mem[i].state == ALIVE && units[mem[i].unit].known)
