@@ -121,7 +121,7 @@ uninstall:
 FUZZTIME ?= 60
 FUZZ_SRC  = $(wildcard fuzz/*.c)
 FUZZ_BINS = $(FUZZ_SRC:.c=.fuzz)
-fuzz/%.fuzz: fuzz/%.c $(LIB_SRC) lib/bedup.h
+fuzz/%.fuzz: fuzz/%.c fuzz/stage.h $(wildcard cmd/*/*.c) $(LIB_SRC) lib/bedup.h
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib \
 		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(BD_LIBS)
@@ -131,8 +131,9 @@ fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f .fuzz); mkdir -p fuzz/corpus/$$n fuzz/work/$$n; \
 		echo "fuzz: $$n for $(FUZZTIME)s"; \
 		$$f -max_total_time=$(FUZZTIME) -artifact_prefix=fuzz/crashes/$$n- \
-			-print_final_stats=1 fuzz/work/$$n fuzz/corpus/$$n 2>&1 | \
-			grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|Done' || exit 1; \
+			-print_final_stats=1 fuzz/work/$$n fuzz/corpus/$$n >fuzz/work/$$n.log 2>&1; st=$$?; \
+		grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|Done' fuzz/work/$$n.log; \
+		[ $$st -eq 0 ] || { echo "fuzz: $$n failed (exit $$st): fuzz/work/$$n.log, fuzz/crashes/"; exit 1; }; \
 	done
 
 clean:

@@ -30,12 +30,12 @@ pipeline() {
 @test "clone: -h prints usage, a bad option is a usage error" {
 	run --separate-stderr bedup-clone -h
 	assert_success
-	assert_output "usage: bedup-clone [-n] [-R] [--defrag] [-v] [FILE...]"
+	assert_output "usage: bedup-clone [-n] [-R] [--defrag] [--same-owner] [-v] [FILE...]"
 	assert_equal "$stderr" ""
 	run --separate-stderr bedup-clone --bogus
 	assert_failure 2
 	assert_output ""
-	assert_equal "${stderr##*$'\n'}" "usage: bedup-clone [-n] [-R] [--defrag] [-v] [FILE...]"
+	assert_equal "${stderr##*$'\n'}" "usage: bedup-clone [-n] [-R] [--defrag] [--same-owner] [-v] [FILE...]"
 }
 
 @test "clone: identical files share all extents; data and metadata unchanged" {

@@ -297,13 +297,6 @@ lock"
 	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
 }
 
-# start_killable CMD...: runs CMD in its own session (so that the whole
-# pipeline can be killed at once), output in $BATS_TEST_TMPDIR/out|err
-start_killable() {
-	setsid "$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
-	KPID=$!
-}
-
 # kill_when_reading STAGE BYTES: SIGKILL the session of $KPID once its
 # STAGE process has read BYTES
 kill_when_reading() {

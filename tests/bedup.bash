@@ -75,3 +75,10 @@ summary_re() {
 catalog_ok() {
 	[ ! -e "$1" ] || ! awk -F'\t' 'NF != 7 || $1 !~ /^[0-9]+$/ { bad = 1 } END { exit !bad }' "$1"
 }
+
+# start_killable CMD...: runs CMD in its own session (so that the whole
+# pipeline can be killed at once), output in $BATS_TEST_TMPDIR/out|err
+start_killable() {
+	setsid "$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	KPID=$!
+}

@@ -40,6 +40,13 @@ requires() {
 	done
 }
 
+# strace ARGS...: strace, with LeakSanitizer off in what it runs (a
+# SANITIZE=1 build): LSan stops the world with ptrace, which a process
+# strace already traces cannot do, so it would fail every traced run.
+strace() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 command strace "$@"
+}
+
 # btrfs_mount [SIZE] [NAME]: makes a sparse image, mkfs.btrfs, mounts it
 # with -o loop at $BATS_FILE_TMPDIR/NAME (default mnt), sets MNT and IMG
 # (for NAME other than mnt: MNT_NAME and IMG_NAME).
@@ -141,6 +148,17 @@ excl() {
 # zeros N: N lines of 0, what excl prints for N fully shared files.
 zeros() {
 	yes 0 | head -n "$1"
+}
+
+# wait_shared FILE...: waits (up to 60 s) until the FILEs share all data.
+wait_shared() {
+	local i
+	for i in $(seq 600); do
+		[ "$(excl "$@")" = "$(zeros $#)" ] && return 0
+		sleep 0.1
+	done
+	echo "wait_shared: $* never came to share" >&2
+	return 1
 }
 
 # near ACTUAL WANT: ACTUAL is within 1% of WANT.

@@ -13,10 +13,10 @@
 
 #include "bedup.h"
 
-static const char usage[] = "bedup-clone [-n] [-R] [--defrag] [-v] [FILE...]";
+static const char usage[] = "bedup-clone [-n] [-R] [--defrag] [--same-owner] [-v] [FILE...]";
 
 struct opts {
-	int dry, ro, defrag, verbose;
+	int dry, ro, defrag, same_owner, verbose;
 };
 
 struct totals {
@@ -25,7 +25,9 @@ struct totals {
 
 struct cand {
 	int ok;                       /* opened, the inode the record names */
+	int todo;                     /* --same-owner: owner not yet done */
 	int ro;                       /* in a read-only subvolume */
+	uid_t uid;                    /* owner */
 	uint64_t shared;              /* bytes in extents already shared */
 };
 
@@ -61,6 +63,7 @@ survey(const struct bd_group *g, struct cand *c)
 			bd_pfail(g->r[i].path, "cannot read the extent map:");
 		else {
 			c[i].shared = bd_extents_shared_bytes(&x);
+			c[i].uid = st.st_uid;
 			c[i].ok = 1;
 		}
 		close(fd);
@@ -157,8 +160,9 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 	}
 }
 
+/* Shares the members of G that C marks ok: one source, the rest into it. */
 static void
-group(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
+share(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
 {
 	struct bd_extents sx = {0}, *dx;
 	struct bd_dedupe_dest *d;
@@ -166,16 +170,15 @@ group(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
 	long src;
 	int sfd = -1, fd, ro, fl, e;
+	uid_t suid;
 
-	if (g->n < 2 || g->r[0].size == 0)
-		return;
-	survey(g, c);
 	/* the source is opened again, identity checked, right before use */
 	while ((src = pick(c, g->n)) >= 0 &&
 	       (sfd = bd_member_open(&g->r[src], &st)) < 0)
 		c[src].ok = 0;
 	if (src < 0)
 		return;
+	suid = st.st_uid;
 	if (o->defrag && !o->dry && !c[src].ro)
 		defrag(sfd, &g->r[src]);
 	if (bd_extents_get(sfd, &sx) < 0) {
@@ -198,6 +201,11 @@ group(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 			continue;
 		}
 		if (ro && !o->ro) {
+			close(fd);
+			continue;
+		}
+		/* the owner too: it is the file's as opened now that counts */
+		if (o->same_owner && st.st_uid != suid) {
 			close(fd);
 			continue;
 		}
@@ -249,11 +257,44 @@ group(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	close(sfd);
 }
 
+/* Shares each group, or with --same-owner each owner's part of it, so
+ * that bedup never makes a file share extents with another user's file:
+ * shared extents would tell a user that someone else holds the same data. */
+static void
+group(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
+{
+	size_t i, j, n;
+	uid_t uid;
+
+	if (g->n < 2 || g->r[0].size == 0)
+		return;
+	survey(g, c);
+	if (!o->same_owner) {
+		share(g, c, o, t);
+		return;
+	}
+	for (i = 0; i < g->n; i++)
+		c[i].todo = c[i].ok;
+	for (i = 0; i < g->n; i++) {
+		if (!c[i].todo)
+			continue;
+		uid = c[i].uid;
+		for (j = n = 0; j < g->n; j++) {
+			c[j].ok = j >= i && c[j].todo && c[j].uid == uid;
+			c[j].todo &= !c[j].ok;
+			n += c[j].ok;
+		}
+		if (n >= 2)
+			share(g, c, o, t);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "defrag", no_argument, NULL, 'D' },
+		{ "same-owner", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = {0};
@@ -271,6 +312,7 @@ main(int argc, char **argv)
 		case 'R': o.ro = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'D': o.defrag = 1; break;
+		case 'O': o.same_owner = 1; break;
 		case 'h': printf("usage: %s\n", usage); return bd_finish();
 		default: bd_usage(usage);
 		}

@@ -1,0 +1,28 @@
+/* group.c: libFuzzer target for bedup-group's input loop, sort, spill
+ * to temp files and merge, and catalog reading. */
+#define main stage_main
+#include "../cmd/bedup-group/bedup-group.c"
+#undef main
+#include "stage.h"
+
+static int
+fuzz_args(unsigned flags, char **argv, char *input, char *catalog)
+{
+	int argc = 1;
+
+	if (flags & 1) {
+		argv[argc++] = "-s";
+		argv[argc++] = "4097";
+	}
+	if (flags & 2) {
+		argv[argc++] = "-C";       /* the input is its own catalog */
+		argv[argc++] = catalog;
+	}
+	/* a tiny memory budget: runs go to temp files and are merged */
+	if (flags & 4)
+		setenv("BEDUP_GROUP_MEMORY", "1", 1);
+	else
+		unsetenv("BEDUP_GROUP_MEMORY");
+	argv[argc++] = input;
+	return argc;
+}
