@@ -38,7 +38,7 @@ MAN5    = $(wildcard cmd/*/*.5)
 MAN7    = $(wildcard cmd/*/*.7)
 MAN8    = $(wildcard cmd/*/*.8)
 MANS    = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
-TESTBINS = tests/recio
+TESTBINS = tests/recio bench/mkcorpus bench/manifest
 
 .PHONY: all check test deps demo bench install uninstall clean lint-man fuzz
 
@@ -61,8 +61,10 @@ lib/libbedup.a: $(LIB_OBJ)
 $(BINS): %: $$(wildcard $$(dir $$@)*.c) lib/libbedup.a lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) lib/libbedup.a $(BD_LIBS)
 
-tests/recio: tests/recio.c lib/libbedup.a lib/bedup.h .build-flags
-	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libbedup.a $(BD_LIBS)
+# test and benchmark instruments: built like the programs, so that a
+# SANITIZE=1 library links with them
+tests/recio bench/mkcorpus bench/manifest: %: %.c lib/libbedup.a lib/bedup.h .build-flags
+	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libbedup.a $(BD_LIBS) -lm
 
 # Installs what is missing, so that "make check" works on a fresh Debian.
 deps:

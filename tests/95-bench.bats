@@ -9,13 +9,6 @@ USAGE='usage: mkcorpus [-n FILES] [-S SEED] -i | -p 0|1 DIR | -m DIR'
 
 setup_file() {
 	requires root btrfs
-	local cflags="-std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -O2 -Wall -Wextra -Werror -I$BEDUP_ROOT/lib"
-	# shellcheck disable=SC2086
-	cc $cflags -o "$BATS_FILE_TMPDIR/mkcorpus" "$BEDUP_ROOT/bench/mkcorpus.c" \
-		"$BEDUP_ROOT/lib/libbedup.a" -lm
-	# shellcheck disable=SC2086
-	cc $cflags -o "$BATS_FILE_TMPDIR/manifest" "$BEDUP_ROOT/bench/manifest.c" \
-		"$BEDUP_ROOT/lib/libbedup.a" $(pkg-config --libs libxxhash)
 	btrfs_mount 2G
 	# the layout bench/run makes: subvolumes, phase 0, snapshot, phase 1
 	local v
@@ -23,10 +16,10 @@ setup_file() {
 		btrfs -q subvolume create "$MNT/$v" >/dev/null
 	done
 	mkdir "$MNT/snap"
-	"$BATS_FILE_TMPDIR/mkcorpus" -n 600 -S 7 -p 0 "$MNT"
+	"$BEDUP_ROOT/bench/mkcorpus" -n 600 -S 7 -p 0 "$MNT"
 	sync
 	btrfs -q subvolume snapshot -r "$MNT/home" "$MNT/snap/home-ro" >/dev/null
-	"$BATS_FILE_TMPDIR/mkcorpus" -n 600 -S 7 -p 1 "$MNT"
+	"$BEDUP_ROOT/bench/mkcorpus" -n 600 -S 7 -p 1 "$MNT"
 	sync
 }
 
@@ -34,8 +27,8 @@ teardown_file() {
 	btrfs_unmount
 }
 
-mkcorpus() { "$BATS_FILE_TMPDIR/mkcorpus" "$@"; }
-manifest() { "$BATS_FILE_TMPDIR/manifest" "$@"; }
+mkcorpus() { "$BEDUP_ROOT/bench/mkcorpus" "$@"; }
+manifest() { "$BEDUP_ROOT/bench/manifest" "$@"; }
 
 @test "mkcorpus -i: the same seed gives the same corpus, another seed another" {
 	run --separate-stderr mkcorpus -n 600 -S 7 -i
