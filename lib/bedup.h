@@ -224,6 +224,10 @@ uint64_t bd_extents_shared_bytes(const struct bd_extents *x);
 /* Bytes of data X maps in [0, LEN): holes do not count. */
 uint64_t bd_extents_data_bytes(const struct bd_extents *x, uint64_t len);
 
+/* Whether some of X's data lies inline in the metadata (small files):
+ * no data extent to share, and FIDEDUPERANGE would only copy it. */
+int bd_extents_inline(const struct bd_extents *x);
+
 void bd_extents_free(struct bd_extents *x);
 
 /* ---- atomic.c: replace a file atomically --------------------------- */

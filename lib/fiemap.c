@@ -123,6 +123,17 @@ bd_extents_data_bytes(const struct bd_extents *x, uint64_t len)
 	return n;
 }
 
+int
+bd_extents_inline(const struct bd_extents *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->n; i++)
+		if (x->e[i].flags & FIEMAP_EXTENT_DATA_INLINE)
+			return 1;
+	return 0;
+}
+
 void
 bd_extents_free(struct bd_extents *x)
 {

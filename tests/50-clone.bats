@@ -104,6 +104,40 @@ shared	30000000	$D/a	$D/c"
 	assert_output 0
 }
 
+@test "clone: inline data is left alone, the file not rewritten" {
+	requires strace
+	local gen
+	# files under max_inline (2 KiB) keep their data in the metadata:
+	# there is no extent to share, and FIDEDUPERANGE would copy the data
+	# into a new item, making the file look changed to the next run
+	local F=$D/f
+	mkdir "$F"
+	mkfile "$F/a" 1000 s
+	copy "$F/a" "$F/b"
+	mkfile "$F/c" 5000 t
+	copy "$F/c" "$F/d"
+	record "$F/a" "$F/b" >"$D/in"
+	record "$F/c" "$F/d" >>"$D/in"
+	sync
+	filefrag -v "$F/a" | grep -q inline
+	meta "$F/a" "$F/b" >"$D/meta.before"
+	gen=$(btrfs subvolume find-new "$MNT" 99999999 | awk '{ print $NF }')
+	run --separate-stderr strace -f -qq -o "$D/trace" -e trace=ioctl bedup-clone -v "$D/in"
+	assert_success
+	assert_output "inline	1000	$F/a	$F/b
+deduped	5000	$F/c	$F/d"
+	assert_equal "$stderr" "bedup-clone: 1 files deduplicated, 5000 bytes newly shared, 0 already shared, 0 failed"
+	run grep -c FIDEDUPERANGE "$D/trace"
+	assert_output 1
+	meta "$F/a" "$F/b" >"$D/meta.after"
+	assert_equal "$(cat "$D/meta.after")" "$(cat "$D/meta.before")"
+	sync
+	# the whole subvolume is searched: the files of this test only
+	bedup-findnew -g $((gen + 1)) "$MNT" >"$D/new"
+	run grep -F "$F/" "$D/new"
+	assert_output "$(record "$F/d")"
+}
+
 @test "clone: -n prints what it would do and changes nothing" {
 	requires strace
 	mkfile "$D/a" 3000000 s

@@ -383,3 +383,30 @@ state_intact() {
 	assert_success
 	assert_output --regexp "$(summary_re 0 0)"
 }
+
+@test "tiny files with inline data are left alone and not taken again" {
+	# under 2 KiB btrfs keeps the data in the metadata: sharing frees
+	# nothing, and a dedupe would rewrite the files, so that every run
+	# would find them changed and "deduplicate" them again
+	mkfile "$MNT/t1" 1000 t
+	copy "$MNT/t1" "$MNT/t2"
+	mkfile "$MNT/s1" 8000 s
+	copy "$MNT/s1" "$MNT/s2"
+	sync
+	meta "$MNT/t1" "$MNT/t2" >"$BATS_TEST_TMPDIR/meta.before"
+	run --separate-stderr bedup dedup --size-cutoff 1 "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 8000)"
+	assert_equal "$stderr" ""
+	shared "$MNT/s1" "$MNT/s2"
+	# nothing left for the next run to take again
+	run bash -c "cat '$STATE/$FS/changes' 2>/dev/null"
+	assert_output ""
+	run --separate-stderr bedup dedup --size-cutoff 1 "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+	assert_equal "$stderr" ""
+	meta "$MNT/t1" "$MNT/t2" >"$BATS_TEST_TMPDIR/meta.after"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/meta.after")" "$(cat "$BATS_TEST_TMPDIR/meta.before")"
+	assert_equal "$(cmp "$MNT/t1" "$MNT/t2" && echo same)" same
+}

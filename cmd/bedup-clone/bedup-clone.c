@@ -27,6 +27,7 @@ struct cand {
 	int ok;                       /* opened, the inode the record names */
 	int todo;                     /* --same-owner: owner not yet done */
 	int ro;                       /* in a read-only subvolume */
+	int inl;                      /* data inline: nothing to share */
 	uid_t uid;                    /* owner */
 	uint64_t shared;              /* bytes in extents already shared */
 };
@@ -63,6 +64,7 @@ survey(const struct bd_group *g, struct cand *c)
 			bd_pfail(g->r[i].path, "cannot read the extent map:");
 		else {
 			c[i].shared = bd_extents_shared_bytes(&x);
+			c[i].inl = bd_extents_inline(&x);
 			c[i].uid = st.st_uid;
 			c[i].ok = 1;
 		}
@@ -71,8 +73,9 @@ survey(const struct bd_group *g, struct cand *c)
 	bd_extents_free(&x);
 }
 
-/* The source: a member that must stay as it is (read-only) first, then the
- * one whose data is most shared already, then the first. -1 if none. */
+/* The source: a member with a data extent first (inline data cannot be
+ * shared), then one that must stay as it is (read-only), then the one
+ * whose data is most shared already, then the first. -1 if none. */
 static long
 pick(const struct cand *c, size_t n)
 {
@@ -82,8 +85,9 @@ pick(const struct cand *c, size_t n)
 	for (i = 0; i < n; i++) {
 		if (!c[i].ok)
 			continue;
-		if (best < 0 || c[i].ro > c[best].ro ||
-		    (c[i].ro == c[best].ro && c[i].shared > c[best].shared))
+		if (best < 0 || c[i].inl < c[best].inl ||
+		    (c[i].inl == c[best].inl && (c[i].ro > c[best].ro ||
+		    (c[i].ro == c[best].ro && c[i].shared > c[best].shared))))
 			best = (long)i;
 	}
 	return best;
@@ -229,6 +233,13 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 		if (bd_extents_same(&sx, &dx[n])) {
 			t->shared++;
 			out("shared", g->r[i].size, &g->r[src], &g->r[i]);
+			close(fd);
+			continue;
+		}
+		/* the kernel would copy inline data into the destination's
+		 * metadata: no space freed, and the file reported changed */
+		if (bd_extents_inline(&sx) || bd_extents_inline(&dx[n])) {
+			out("inline", g->r[i].size, &g->r[src], &g->r[i]);
 			close(fd);
 			continue;
 		}
