@@ -14,16 +14,30 @@
 #define MAXRUNS 64           /* more runs than this are merged into one */
 #define CHUNK (1u << 20)     /* path arena chunk */
 
-/* one record, compact; PATH is decoded and not NUL-terminated */
+/* one record, compact: the memory of a run is mostly these. PATH is
+ * decoded and not NUL-terminated; a digest, when HASH is one, is kept in
+ * the 16 bytes right before PATH (most records have none) */
 struct item {
 	uint64_t size, subvol, ino, gen;
 	uint8_t fsid[16];
-	uint8_t hash[16];
 	const char *path;
 	uint32_t pathlen;
 	uint8_t hashed;      /* HASH is a digest, not "-" */
 	uint8_t changed;     /* from the input, not the catalog */
 };
+
+/* the digest and path bytes of IT, as stored */
+static const char *
+blob(const struct item *it)
+{
+	return it->hashed ? it->path - 16 : it->path;
+}
+
+static size_t
+blob_len(const struct item *it)
+{
+	return it->pathlen + (it->hashed ? 16u : 0u);
+}
 
 struct chunk {
 	struct chunk *next;
@@ -56,7 +70,8 @@ struct state {
 	struct bd_inode *keys;   /* inodes of the input, with -C */
 	size_t nkeys, capkeys;
 	uint64_t minsize;
-	int catalog;         /* -C given: output needs a changed member */
+	int catalog;         /* -C given: output needs a changed member;
+	                      * 2: and the catalog exists */
 	FILE *cat;           /* new catalog, with -u */
 	FILE *out;           /* stdout, or a spool until the catalog is committed */
 	struct pending pend;
@@ -113,13 +128,17 @@ tempfile(void)
 	return f;
 }
 
+/* stores the N bytes at P, after the 16 at DIGEST if not NULL; returns
+ * where P's bytes went */
 static const char *
-store_path(struct state *s, const char *p, size_t n)
+store_path(struct state *s, const uint8_t *digest, const char *p, size_t n)
 {
-	struct chunk *c = s->chunks;
-	size_t want = n > CHUNK ? n : CHUNK;
+	size_t d = digest ? 16 : 0;
 
-	if (!c || c->size - c->used < n) {
+	struct chunk *c = s->chunks;
+	size_t want = n + d > CHUNK ? n + d : CHUNK;
+
+	if (!c || c->size - c->used < n + d) {
 		c = bd_emalloc(sizeof *c + want);
 		c->used = 0;
 		c->size = want;
@@ -127,8 +146,10 @@ store_path(struct state *s, const char *p, size_t n)
 		s->chunks = c;
 		s->mem += sizeof *c + want;
 	}
-	memcpy(c->data + c->used, p, n);
-	c->used += n;
+	if (d)
+		memcpy(c->data + c->used, digest, d);
+	memcpy(c->data + c->used + d, p, n);
+	c->used += n + d;
 	return c->data + c->used - n;
 }
 
@@ -148,7 +169,7 @@ static void
 run_write(FILE *f, const struct item *it)
 {
 	if (fwrite(it, sizeof *it, 1, f) != 1 ||
-	    fwrite(it->path, 1, it->pathlen, f) != it->pathlen)
+	    fwrite(blob(it), 1, blob_len(it), f) != blob_len(it))
 		bd_die("temp file: write error:");
 }
 
@@ -162,13 +183,13 @@ run_next(struct run *r)
 		r->live = 0;
 		return 0;
 	}
-	if (r->cur.pathlen > r->cap) {
-		r->cap = r->cur.pathlen;
+	if (blob_len(&r->cur) > r->cap) {
+		r->cap = blob_len(&r->cur);
 		r->buf = bd_erealloc(r->buf, r->cap);
 	}
-	if (fread(r->buf, 1, r->cur.pathlen, r->f) != r->cur.pathlen)
+	if (fread(r->buf, 1, blob_len(&r->cur), r->f) != blob_len(&r->cur))
 		bd_die("temp file: short read");
-	r->cur.path = r->buf;
+	r->cur.path = r->buf + (r->cur.hashed ? 16 : 0);
 	r->live = 1;
 	return 1;
 }
@@ -244,13 +265,14 @@ static void
 add(struct state *s, const struct bd_record *rec, int changed)
 {
 	struct item *it;
+	uint8_t digest[16];
 
-	if (rec->pathlen > UINT32_MAX)
+	if (rec->pathlen > UINT32_MAX - 16)
 		return;
 	if (s->n && s->mem + s->n * sizeof *s->items >= s->budget)
 		spill(s);
 	if (s->n == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 4096;
+		s->cap = s->cap ? s->cap / 2 * 3 : 4096;
 		s->items = bd_erealloc(s->items, s->cap * sizeof *s->items);
 	}
 	it = &s->items[s->n++];
@@ -263,12 +285,10 @@ add(struct state *s, const struct bd_record *rec, int changed)
 	/* an input record replaces the catalog's with what it says: HASH -
 	 * from bedup-findnew voids a changed inode's old digest; a digest
 	 * (a record bedup-hash wrote, fed back by the caller) is kept */
-	it->hashed = (uint8_t)bd_hash_pack(rec->hash, it->hash);
-	if (!it->hashed)
-		memset(it->hash, 0, sizeof it->hash);
+	it->hashed = (uint8_t)bd_hash_pack(rec->hash, digest);
 	it->changed = (uint8_t)changed;
 	it->pathlen = (uint32_t)rec->pathlen;
-	it->path = store_path(s, rec->path, rec->pathlen);
+	it->path = store_path(s, it->hashed ? digest : NULL, rec->path, rec->pathlen);
 }
 
 static void
@@ -280,7 +300,7 @@ read_all(struct state *s, struct bd_input *in, int changed, int keep_keys)
 	while (bd_input_next(in, &r)) {
 		if (keep_keys) {
 			if (s->nkeys == s->capkeys) {
-				s->capkeys = s->capkeys ? 2 * s->capkeys : 1024;
+				s->capkeys = s->capkeys ? s->capkeys / 2 * 3 : 1024;
 				s->keys = bd_erealloc(s->keys, s->capkeys * sizeof *s->keys);
 			}
 			bd_inode_key(&s->keys[s->nkeys++], &r);
@@ -308,7 +328,7 @@ write_item(FILE *f, const struct item *it, int with_hash)
 	r.gen = it->gen;
 	bd_fsid_unpack(it->fsid, r.fsid);
 	if (with_hash && it->hashed)
-		bd_hash_unpack(it->hash, r.hash);
+		bd_hash_unpack((const uint8_t *)blob(it), r.hash);
 	else
 		strcpy(r.hash, "-");
 	/* bd_record_write needs a NUL-terminated path only for its length */
@@ -335,7 +355,7 @@ flush(struct state *s)
 			if (write_item(s->out, &p->it[i], 0) < 0)
 				bd_die("write error:");
 	for (i = 0; i < p->n; i++)
-		free((char *)p->it[i].path);
+		free((char *)blob(&p->it[i]));
 	p->n = 0;
 }
 
@@ -359,10 +379,10 @@ emit_group(void *arg, const struct item *it)
 		p->cap = p->cap ? 2 * p->cap : 64;
 		p->it = bd_erealloc(p->it, p->cap * sizeof *p->it);
 	}
-	path = bd_emalloc(it->pathlen ? it->pathlen : 1);
-	memcpy(path, it->path, it->pathlen);
+	path = bd_emalloc(blob_len(it) ? blob_len(it) : 1);
+	memcpy(path, blob(it), blob_len(it));
 	p->it[p->n] = *it;
-	p->it[p->n].path = path;
+	p->it[p->n].path = path + (it->hashed ? 16 : 0);
 	p->n++;
 }
 
@@ -424,21 +444,23 @@ main(int argc, char **argv)
 	if (update && !catalog)
 		bd_usage(USAGE);
 	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
+	/* no catalog yet is an empty one: the first run starts it, and needs
+	 * no keys of its input to replace old records */
+	if (catalog && access(catalog, F_OK) == 0)
+		s.catalog = 2;
+	else if (catalog && errno != ENOENT)
+		bd_die("%s:", catalog);
+	else if (catalog)
+		s.catalog = 1;
 	bd_input_init(&in, argc - optind, argv + optind);
-	read_all(&s, &in, 1, catalog != NULL);
-	if (catalog) {
+	read_all(&s, &in, 1, s.catalog == 2);
+	if (s.catalog == 2) {
 		char *files[1] = { (char *)catalog };
 
-		s.catalog = 1;
-		/* no catalog yet is an empty one: the first run starts it */
-		if (access(catalog, F_OK) == 0) {
-			if (s.nkeys)
-				qsort(s.keys, s.nkeys, sizeof *s.keys, bd_inode_cmp);
-			bd_input_init(&in, 1, files);
-			read_all(&s, &in, 0, 0);
-		} else if (errno != ENOENT) {
-			bd_die("%s:", catalog);
-		}
+		if (s.nkeys)
+			qsort(s.keys, s.nkeys, sizeof *s.keys, bd_inode_cmp);
+		bd_input_init(&in, 1, files);
+		read_all(&s, &in, 0, 0);
 	}
 	s.out = stdout;
 	if (update) {
