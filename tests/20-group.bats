@@ -229,6 +229,19 @@ rec() {
 	assert_equal "$(cat "$cat")" "$(rec 9 "$A" 300 /old; rec 9 "$A" 301 /new)"
 }
 
+@test "catalog: no changed file leaves the catalog unread and as it was" {
+	cat=$BATS_TEST_TMPDIR/cat
+	{ rec 9 "$A" 300 /old; rec 9 "$A" 301 /old2; echo "junk"; } >"$cat"
+	ino=$(stat -c %i "$cat")
+	# a rerun with nothing changed: no group can hold a changed file
+	run --separate-stderr bedup-group -C "$cat" -u </dev/null
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	assert_equal "$(stat -c %i "$cat")" "$ino"
+	assert_equal "$(cat "$cat")" "$(rec 9 "$A" 300 /old; rec 9 "$A" 301 /old2; echo junk)"
+}
+
 @test "an output that cannot be written is exit 2" {
 	{ rec 9 "$A" 300 /old; rec 9 "$A" 301 /new; } >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr sh -c 'bedup-group "$@" >/dev/full' sh "$BATS_TEST_TMPDIR/in"

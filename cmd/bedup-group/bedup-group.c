@@ -454,6 +454,12 @@ main(int argc, char **argv)
 		s.catalog = 1;
 	bd_input_init(&in, argc - optind, argv + optind);
 	read_all(&s, &in, 1, s.catalog == 2);
+	/* no changed file: no group to write, and the catalog stays as it
+	 * is; a rerun with nothing changed need not read it */
+	if (s.catalog && s.n == 0 && s.nruns == 0) {
+		free(s.runs);
+		return bd_finish();
+	}
 	if (s.catalog == 2) {
 		char *files[1] = { (char *)catalog };
 
