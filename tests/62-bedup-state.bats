@@ -52,16 +52,19 @@ teardown() {
 	shared "$MNT/snap/u1" "$MNT/home/u1" "$MNT/home/c1" "$MNT/home/c3"
 	shared "$MNT/snap/u2" "$MNT/home/u2" "$MNT/home/c2"
 	apart "$MNT/snap/u1" "$MNT/snap/c1"
+	# every file of the size was sampled: the samples file has them all
+	run grep -cE "^2097152	[0-9a-f]{32}	$FS	[0-9]+	[0-9]+	[0-9]+\$" "$STATE/$FS/catalog.samples"
+	assert_output 10
 	# the files deduplicated into are reported changed (the dedupe updated
-	# their inodes); their size comes back, and u3, only ever sampled, is
-	# read once to learn its digest. Nothing known is read.
+	# their inodes); their size comes back, but nothing is read: the known
+	# files have digests, u3, only ever sampled, its sample
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
 		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 0 0)"
 	assert_equal "$stderr" ""
-	run bash -c "grep -oE '<$BEDUP_RUN_DIR/$FS/[^>]*>' '$BATS_TEST_TMPDIR/strace' | sort -u"
-	assert_output "<$BEDUP_RUN_DIR/$FS/home/u3>"
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
 	# and then nothing at all: the snapshot's unshared copies are not
 	# taken again without -R
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
@@ -91,7 +94,8 @@ teardown() {
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 0 0)"
-	# b becomes a's twin: same inode, same size, new content
+	# b becomes a's twin: same inode, same size, new content; its old
+	# sample (unlike a's) is not believed
 	dd if="$MNT/a" of="$MNT/b" bs=64K conv=notrunc status=none
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
@@ -99,6 +103,24 @@ teardown() {
 	assert_equal "$stderr" ""
 	shared "$MNT/a" "$MNT/b"
 	cmp "$MNT/a" "$MNT/b"
+	# one byte of b's middle block changes: b is sampled again (its
+	# sample differs from a's), not read in full, not shared; a, known,
+	# is not read
+	b=$(sha256sum <"$MNT/b")
+	printf x | dd of="$MNT/b" bs=1 seek=$((1048576 + 5)) conv=notrunc status=none
+	[ "$(sha256sum <"$MNT/b")" != "$b" ]
+	b=$(sha256sum <"$MNT/b")
+	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
+		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+	assert_equal "$stderr" ""
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/a>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/b>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 3
+	assert_equal "$(sha256sum <"$MNT/b")" "$b"
+	! cmp -s "$MNT/a" "$MNT/b"
 }
 
 @test "scan tracks changes that the next dedup deduplicates" {
@@ -199,6 +221,7 @@ teardown() {
 	copy "$MNT/a" "$MNT/sv/b"
 	copy "$MNT/a" "$MNT/sv/in/c"
 	bedup dedup "$MNT" >/dev/null
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -n | paste -sd' ')" "5 256 257"
 	ls "$STATE/$FS" >"$BATS_TEST_TMPDIR/before"
 	run --separate-stderr bedup reset "$MNT/sv" <<<"n"
 	assert_failure 1
@@ -211,11 +234,13 @@ teardown() {
 	assert_equal "$stderr" ""
 	[ ! -e "$STATE/$FS/256.gen" ] && [ -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
 	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -n | paste -sd' ')" "5 257"
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -n | paste -sd' ')" "5 257"
 	run --separate-stderr bedup reset "$MNT/sv" <<<"y"
 	assert_success
 	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257"
 	[ ! -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
 	assert_equal "$(cut -f4 "$STATE/$FS/catalog")" "5"
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples")" "5"
 	run --separate-stderr bedup reset -y "$FS"
 	assert_success
 	assert_output "bedup: reset $FS: every checkpoint and the whole catalog"
