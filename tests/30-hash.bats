@@ -257,6 +257,15 @@ pipeline() {
 		assert_equal "$(reads "$D/a")" 0
 		assert_equal "$(reads "$D/b")" 3
 	done
+	# a malformed line is reported, and left out when -u writes the
+	# file again (with b's sample, learnt)
+	{ echo junk; sampled "$sa" "$(record "$D/a")"; } >"$cat.samples"
+	run --separate-stderr bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $cat.samples: line 1: expected 6 fields, got 1"
+	assert_output ""
+	assert_equal "$(sort "$cat.samples")" "$( { sampled "$sa" "$(record "$D/a")"
+		sampled "$(sample "$D/b")" "$(record "$D/b")"; } | sort)"
 }
 
 @test "catalog: a file changed in place loses its sample and is compared by what it holds now" {
