@@ -24,37 +24,25 @@ bd_samples_path(const char *catalog)
 	return p;
 }
 
-/* a valid SAMPLE is 32 lowercase hex digits: exactly what unpacking its
- * packed form gives back */
+/* S is N lowercase hex digits, but for a dash at each position whose bit
+ * is set in DASHES */
 static int
-valid_sample(const char *s, uint8_t out[16])
+lowhex(const char *s, size_t n, uint64_t dashes)
 {
-	char back[BD_HASH_LEN + 1];
+	size_t i;
+	int c;
 
-	if (strlen(s) != BD_HASH_LEN || strchr(s, '-'))
+	if (strlen(s) != n)
 		return 0;
-	bd_hash_pack(s, out);
-	bd_hash_unpack(out, back);
-	return strcmp(s, back) == 0;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if ((dashes >> i & 1) ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+	}
+	return 1;
 }
 
-/* likewise a valid FSID, once its four dashes are where they belong */
-static int
-valid_fsid(const char *s, uint8_t out[16])
-{
-	char back[BD_FSID_LEN + 1];
-	size_t i, dashes = 0;
-
-	if (strlen(s) != BD_FSID_LEN)
-		return 0;
-	for (i = 0; s[i]; i++)
-		dashes += s[i] == '-';
-	if (dashes != 4 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
-		return 0;
-	bd_fsid_pack(s, out);
-	bd_fsid_unpack(out, back);
-	return strcmp(s, back) == 0;
-}
+#define FSID_DASHES (1ull << 8 | 1ull << 13 | 1ull << 18 | 1ull << 23)
 
 static int
 parse(char *line, size_t len, struct bd_sample *e, char *why, size_t whylen)
@@ -87,14 +75,16 @@ parse(char *line, size_t len, struct bd_sample *e, char *why, size_t whylen)
 			return -1;
 		}
 	}
-	if (!valid_sample(field[1], e->sample)) {
+	if (!lowhex(field[1], BD_HASH_LEN, 0)) {
 		snprintf(why, whylen, "bad SAMPLE: not 32 lowercase hex digits");
 		return -1;
 	}
-	if (!valid_fsid(field[2], e->key.fsid)) {
+	bd_hash_pack(field[1], e->sample);
+	if (!lowhex(field[2], BD_FSID_LEN, FSID_DASHES)) {
 		snprintf(why, whylen, "bad FSID: not a lowercase UUID");
 		return -1;
 	}
+	bd_fsid_pack(field[2], e->key.fsid);
 	if (e->key.subvol == 0 || e->key.ino == 0) {
 		snprintf(why, whylen, "bad %s: zero", e->key.subvol ? "INO" : "SUBVOL");
 		return -1;
