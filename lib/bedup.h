@@ -314,4 +314,46 @@ size_t bd_dedupe_max_dests(void);
  * at EOF. Sets each destination's state, done and err. */
 void bd_dedupe(int src, uint64_t len, struct bd_dedupe_dest *d, size_t n);
 
+/* ---- samples.c: sample digests kept beside a catalog ---------------- */
+
+/* bedup-hash keeps the sample digest of a file (XXH3-128 of the 3 blocks
+ * it samples: first, middle, last) in CATALOG.samples, one line per inode,
+ * fields separated by one TAB, in no particular order:
+ *     SIZE  SAMPLE  FSID  SUBVOL  INO  GEN
+ * SAMPLE is 32 lowercase hex digits. No PATH: it is not a record file. An
+ * entry is trusted like a catalog digest: while FSID, SUBVOL, INO, GEN
+ * and SIZE match and bedup-group -u has not dropped it (it drops the entry
+ * of every inode its input reports changed). */
+struct bd_sample {
+	struct bd_inode key;          /* first: sorts with bd_inode_cmp */
+	uint64_t gen, size;
+	uint8_t sample[16];
+};
+
+/* Returns CATALOG.samples, freshly allocated. */
+char *bd_samples_path(const char *catalog);
+
+/* Reading a samples file, one entry at a time. */
+struct bd_samples {
+	FILE *f;
+	const char *path;
+	uint64_t lineno;
+	uint64_t bad;                 /* malformed lines skipped so far */
+	char *line;
+	size_t cap;
+};
+
+/* Opens PATH (from bd_samples_path). Returns 1, 0 when there is no such
+ * file (an empty cache), or -1/errno. */
+int bd_samples_open(struct bd_samples *s, const char *path);
+
+/* Reads the next entry into E. Returns 1, 0 at the end, or -1/errno on a
+ * read error. A malformed line is reported ("PROG: PATH: line N: WHY"),
+ * sets bd_status to 1, is counted in BAD and skipped. */
+int bd_samples_next(struct bd_samples *s, struct bd_sample *e);
+void bd_samples_close(struct bd_samples *s);
+
+/* Writes E as one line. Returns 0, or -1 on a write error. */
+int bd_sample_write(FILE *f, const struct bd_sample *e);
+
 #endif

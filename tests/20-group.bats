@@ -218,6 +218,61 @@ rec() {
 	assert_output ""
 }
 
+# smp SIZE SAMPLE FSID INO [SUBVOL]: one line of a samples file
+smp() {
+	printf '%s\t%s\t%s\t%s\t%s\t7\n' "$1" "$2" "$3" "${5:-5}" "$4"
+}
+
+@test "catalog -u: the samples of inodes reported changed go, before the first output line" {
+	cat=$BATS_TEST_TMPDIR/cat
+	G=fedcba9876543210fedcba9876543210
+	{ rec 9 "$A" 300 /a "$H"; rec 9 "$A" 301 /b; rec 9 "$A" 302 /c; } >"$cat"
+	{ smp 9 "$H" "$A" 300; smp 9 "$G" "$A" 301; smp 9 "$G" "$A" 302; smp 9 "$G" "$B" 301; } >"$cat.samples"
+	cp "$cat.samples" "$BATS_TEST_TMPDIR/before"
+	# 301 changed (HASH -); 300 fed back with its digest keeps its sample
+	{ rec 9 "$A" 301 /b; rec 9 "$A" 300 /a "$H"; } >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-group -C "$cat" "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(rec 9 "$A" 300 /a; rec 9 "$A" 301 /b; rec 9 "$A" 302 /c)"
+	# without -u the samples are untouched
+	cmp "$cat.samples" "$BATS_TEST_TMPDIR/before"
+	run --separate-stderr sh -c 'bedup-group -C "$1" -u "$2" |
+		{ read -r line; cp "$1.samples" "$1.seen"; echo "$line"; cat; }' sh "$cat" "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(rec 9 "$A" 300 /a; rec 9 "$A" 301 /b; rec 9 "$A" 302 /c)"
+	# the inode of another filesystem with the same numbers stays
+	want=$(smp 9 "$H" "$A" 300; smp 9 "$G" "$A" 302; smp 9 "$G" "$B" 301)
+	assert_equal "$(cat "$cat.seen")" "$want"
+	assert_equal "$(cat "$cat.samples")" "$want"
+	assert_equal "$(stat -c %a "$cat.samples")" 600
+	run find "$BATS_TEST_TMPDIR" -name 'cat.samples.tmp.*'
+	assert_output ""
+}
+
+@test "catalog -u: a malformed samples line is reported and left out" {
+	cat=$BATS_TEST_TMPDIR/cat
+	{ rec 9 "$A" 300 /a; rec 9 "$A" 301 /b; } >"$cat"
+	{
+		smp 9 "$H" "$A" 300
+		echo junk
+		smp 9 0123456789ABCDEF0123456789ABCDEF "$A" 301
+		smp 9 "$H" "${A%1}" 301
+		smp 9 "$H" "$A" 301 0
+		smp 9 "$H" "$A" 302
+	} >"$cat.samples"
+	rec 9 "$A" 301 /b >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bedup-group -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-group: $cat.samples: line 2: expected 6 fields, got 1
+bedup-group: $cat.samples: line 3: bad SAMPLE: not 32 lowercase hex digits
+bedup-group: $cat.samples: line 4: bad FSID: not a lowercase UUID
+bedup-group: $cat.samples: line 5: bad SUBVOL: zero"
+	assert_equal "$output" "$(rec 9 "$A" 300 /a; rec 9 "$A" 301 /b)"
+	assert_equal "$(cat "$cat.samples")" "$(smp 9 "$H" "$A" 300; smp 9 "$H" "$A" 302)"
+}
+
 @test "catalog: a malformed catalog line is reported like an input line" {
 	cat=$BATS_TEST_TMPDIR/cat
 	{ rec 9 "$A" 300 /old; echo "junk"; } >"$cat"

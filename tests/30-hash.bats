@@ -34,6 +34,25 @@ digest() {
 	xxhsum -H2 "$1" | cut -d' ' -f1
 }
 
+# sample FILE: the digest bedup-hash samples of FILE: XXH3-128 of its
+# first, middle (4 KiB aligned) and last 4 KiB
+sample() {
+	local size
+	size=$(stat -c %s -- "$1")
+	{
+		dd if="$1" bs=4096 count=1 status=none
+		dd if="$1" bs=4096 skip=$((size / 2 / 4096)) count=1 status=none
+		dd if="$1" bs=4096 skip=$((size - 4096)) iflag=skip_bytes count=1 status=none
+	} | xxhsum -H2 - | cut -d' ' -f1
+}
+
+# sampled SAMPLE RECORD...: the lines of a samples file for the records
+sampled() {
+	local h=$1
+	shift
+	printf '%s\n' "$@" | awk -F'\t' -v OFS='\t' -v h="$h" '{ $2 = h; NF = 6; print }'
+}
+
 # hashed HASH RECORD...: the records with HASH filled in
 hashed() {
 	local h=$1
@@ -41,10 +60,10 @@ hashed() {
 	printf '%s\n' "$@" | awk -F'\t' -v OFS='\t' -v h="$h" '{ $2 = h; print }'
 }
 
-# reads FILE...: after the command in $BATS_TEST_TMPDIR/strace ran,
-# the number of read calls made on FILEs
+# reads [FILE]: after the command in $BATS_TEST_TMPDIR/strace ran,
+# the number of read calls made on the FILEs traced, or on FILE
 reads() {
-	grep -c -E '(read|pread64)\(' "$BATS_TEST_TMPDIR/strace" || true
+	grep -c -E "(read|pread64)\\([0-9]+<${1:-.*}>" "$BATS_TEST_TMPDIR/strace" || true
 }
 
 # traced FILE... -- CMD...: runs CMD under strace, logging the read calls
@@ -55,7 +74,7 @@ traced() {
 	shift
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	strace -f -qq -o "$BATS_TEST_TMPDIR/strace" "${p[@]}" -e trace=read,pread64 "$@"
+	strace -f -qq -y -o "$BATS_TEST_TMPDIR/strace" "${p[@]}" -e trace=read,pread64 "$@"
 }
 
 @test "files differing in the first, a middle or the last byte never share a group" {
@@ -180,20 +199,116 @@ pipeline() {
 	assert_equal "$stderr" ""
 	h=$(digest "$D/old1")
 	assert_equal "$output" "$(hashed "$h" "$(record "$D/old1" "$D/old2")")"
-	# the catalog keeps every file, with the digests learnt
+	# the catalog keeps every file, with the digests learnt, and the
+	# samples file the samples of all three
 	assert_equal "$(cut -f2,7 "$cat" | sort)" "$(printf '%s\t%s\n' \
 		"$h" "$D/old1" "$h" "$D/old2" - "$D/other" | sort)"
-	# later: a new copy; the old twins' data is not read
+	s=$(sample "$D/old1")
+	assert_equal "$(sort "$cat.samples")" "$( { sampled "$s" "$(record "$D/old1" "$D/old2")"
+		sampled "$(sample "$D/other")" "$(record "$D/other")"; } | sort)"
+	assert_equal "$(stat -c %a "$cat.samples")" 600
+	# later: a new copy; the old twins' data is not read, nor other's,
+	# which its sample, kept, tells apart
 	copy "$D/old1" "$D/new"
 	record "$D/new" | bedup-group -C "$cat" -u >"$BATS_TEST_TMPDIR/in"
 	assert_equal "$(cut -f7 "$BATS_TEST_TMPDIR/in")" "$(printf '%s\n' "$D/old1" "$D/old2" "$D/other" "$D/new")"
-	run --separate-stderr traced "$D/old1" "$D/old2" -- bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr traced "$D/old1" "$D/old2" "$D/other" -- bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$output" "$(hashed "$h" "$(record "$D/old1" "$D/old2" "$D/new")")"
 	assert_equal "$(reads)" 0
 	assert_equal "$(cut -f2,7 "$cat" | sort)" "$(printf '%s\t%s\n' \
-		"$h" "$D/new" "$h" "$D/old1" "$h" "$D/old2" "$(digest "$D/other")" "$D/other" | sort)"
+		"$h" "$D/new" "$h" "$D/old1" "$h" "$D/old2" - "$D/other" | sort)"
+	assert_equal "$(sort "$cat.samples")" "$( { sampled "$s" "$(record "$D/old1" "$D/old2" "$D/new")"
+		sampled "$(sample "$D/other")" "$(record "$D/other")"; } | sort)"
+}
+
+@test "catalog: a sample is trusted only for the same inode, generation and size" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 200000 sa
+	mkfile "$D/b" 200000 sb
+	sync
+	run --separate-stderr pipeline "$cat" "$D/a" "$D/b"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output ""
+	record "$D/a" "$D/b" >"$BATS_TEST_TMPDIR/in"
+	sa=$(sample "$D/a")
+	# b's entry made to say a's sample: believed, so both are read in
+	# full (and found different) without being sampled
+	sampled "$sa" "$(record "$D/a" "$D/b")" >"$cat.samples"
+	run --separate-stderr traced "$D/a" "$D/b" -- bedup-hash -C "$cat" "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output ""
+	run grep -cE "pread64\\([0-9]+<$D/[ab]>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	[ "$(reads "$D/a")" -gt 3 ] && [ "$(reads "$D/b")" -gt 3 ]
+	# the same entry for another generation or another size: not
+	# believed, b is sampled (3 blocks) and found unlike a
+	for f in 6 1; do
+		{ sampled "$sa" "$(record "$D/a")"
+			sampled "$sa" "$(record "$D/b")" | awk -F'\t' -v OFS='\t' -v f=$f '{ $f++; print }'
+		} >"$cat.samples"
+		run --separate-stderr traced "$D/a" "$D/b" -- bedup-hash -C "$cat" "$BATS_TEST_TMPDIR/in"
+		assert_success
+		assert_equal "$stderr" ""
+		assert_output ""
+		assert_equal "$(reads "$D/a")" 0
+		assert_equal "$(reads "$D/b")" 3
+	done
+	# a malformed line is reported, and left out when -u writes the
+	# file again (with b's sample, learnt)
+	{ echo junk; sampled "$sa" "$(record "$D/a")"; } >"$cat.samples"
+	run --separate-stderr bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $cat.samples: line 1: expected 6 fields, got 1"
+	assert_output ""
+	assert_equal "$(sort "$cat.samples")" "$( { sampled "$sa" "$(record "$D/a")"
+		sampled "$(sample "$D/b")" "$(record "$D/b")"; } | sort)"
+}
+
+@test "catalog: a file changed in place loses its sample and is compared by what it holds now" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 300000 ca
+	mkfile "$D/b" 300000 cb
+	copy "$D/a" "$D/c"
+	copy "$D/a" "$D/d"
+	sync
+	h=$(digest "$D/a")
+	run --separate-stderr pipeline "$cat" "$D/a" "$D/b" "$D/c" "$D/d"
+	assert_success
+	assert_equal "$output" "$(hashed "$h" "$(record "$D/a" "$D/c" "$D/d")")"
+	# b, only ever sampled, becomes a's twin: its old sample (unlike
+	# a's) must not be believed
+	dd if="$D/a" of="$D/b" conv=notrunc status=none
+	sync
+	record "$D/b" | bedup-group -C "$cat" -u >"$BATS_TEST_TMPDIR/in"
+	run grep -c "$(record "$D/b" | cut -f3-6)" "$cat.samples"
+	assert_output 0
+	run --separate-stderr bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$h" "$(record "$D/a" "$D/b" "$D/c" "$D/d")")"
+	assert_equal "$(grep -c "^300000	$(sample "$D/a")	" "$cat.samples")" 4
+	# c changes in its middle block, its sample with it: it is not read
+	# in full; d changes outside the sampled blocks: read in full, found
+	# different. a, known, is not read at all.
+	poke "$D/c" $((147456 + 7))
+	poke "$D/d" 100000
+	sync
+	record "$D/c" "$D/d" | bedup-group -C "$cat" -u >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr traced "$D/a" "$D/c" "$D/d" -- bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$h" "$(record "$D/a" "$D/b")")"
+	assert_equal "$(reads "$D/a")" 0
+	assert_equal "$(reads "$D/c")" 3
+	[ "$(reads "$D/d")" -gt 3 ]
+	assert_equal "$(grep "	$(record "$D/c" | cut -f3-6)$" "$cat.samples" | cut -f2)" "$(sample "$D/c")"
+	[ "$(sample "$D/c")" != "$(sample "$D/a")" ]
+	assert_equal "$(grep -c "^300000	$(sample "$D/a")	" "$cat.samples")" 3
+	assert_equal "$(grep "$D/d\$" "$cat" | cut -f2)" "$(digest "$D/d")"
 }
 
 @test "catalog: a stale entry (inode number reused) never joins a group as the old file" {

@@ -45,15 +45,24 @@ teardown() {
 	btrfs subvolume snapshot -r "$MNT/home" "$MNT/snap" >/dev/null
 	copy "$MNT/home/u1" "$MNT/home/c3"
 	mkfile "$MNT/home/u3" 2M u3
-	run --separate-stderr bedup dedup "$MNT"
+	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
+		-o "$BATS_TEST_TMPDIR/strace.1" bedup dedup "$MNT"
 	assert_success
 	assert_equal "$stderr" ""
 	# the snapshot's copies are the sources; its own duplicates stay
 	shared "$MNT/snap/u1" "$MNT/home/u1" "$MNT/home/c1" "$MNT/home/c3"
 	shared "$MNT/snap/u2" "$MNT/home/u2" "$MNT/home/c2"
 	apart "$MNT/snap/u1" "$MNT/snap/c1"
-	# the files deduplicated into got new transaction ids: the run looked
-	# at them again itself, so the next one finds nothing to read
+	# every file of the size was sampled: the samples file has them all
+	run grep -cE "^2097152	[0-9a-f]{32}	$FS	[0-9]+	[0-9]+	[0-9]+\$" "$STATE/$FS/catalog.samples"
+	assert_output 10
+	# the run's second pass found the files it deduplicated into
+	# changed (the dedupe updated their inodes) and their size came back,
+	# but it read nothing: the known files have digests, u3, only ever
+	# sampled, its sample. u3 was read 3 times, 4 KiB each: its sample.
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/home/u3>" "$BATS_TEST_TMPDIR/strace.1"
+	assert_output 3
+	# so the next run finds nothing to read
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
 		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
 	assert_success
@@ -90,7 +99,8 @@ teardown() {
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 0 0)"
-	# b becomes a's twin: same inode, same size, new content
+	# b becomes a's twin: same inode, same size, new content; its old
+	# sample (unlike a's) is not believed
 	dd if="$MNT/a" of="$MNT/b" bs=64K conv=notrunc status=none
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
@@ -98,6 +108,24 @@ teardown() {
 	assert_equal "$stderr" ""
 	shared "$MNT/a" "$MNT/b"
 	cmp "$MNT/a" "$MNT/b"
+	# one byte of b's middle block changes: b is sampled again (its
+	# sample differs from a's), not read in full, not shared; a, known,
+	# is not read
+	b=$(sha256sum <"$MNT/b")
+	printf x | dd of="$MNT/b" bs=1 seek=$((1048576 + 5)) conv=notrunc status=none
+	[ "$(sha256sum <"$MNT/b")" != "$b" ]
+	b=$(sha256sum <"$MNT/b")
+	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
+		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+	assert_equal "$stderr" ""
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/a>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	run grep -cE "<$BEDUP_RUN_DIR/$FS/b>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 3
+	assert_equal "$(sha256sum <"$MNT/b")" "$b"
+	! cmp -s "$MNT/a" "$MNT/b"
 }
 
 @test "scan tracks changes that the next dedup deduplicates" {
@@ -197,7 +225,12 @@ teardown() {
 	mkfile "$MNT/a" 2M
 	copy "$MNT/a" "$MNT/sv/b"
 	copy "$MNT/a" "$MNT/sv/in/c"
+	# files of the same size, only ever sampled, keep their samples in
+	# every subvolume
+	mkfile "$MNT/sv/u" 2M u
+	mkfile "$MNT/sv/in/v" 2M v
 	bedup dedup "$MNT" >/dev/null
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 256 257"
 	ls "$STATE/$FS" >"$BATS_TEST_TMPDIR/before"
 	run --separate-stderr bedup reset "$MNT/sv" <<<"n"
 	assert_failure 1
@@ -209,12 +242,14 @@ teardown() {
 	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256"
 	assert_equal "$stderr" ""
 	[ ! -e "$STATE/$FS/256.gen" ] && [ -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -n | paste -sd' ')" "5 257"
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -un | paste -sd' ')" "5 257"
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 257"
 	run --separate-stderr bedup reset "$MNT/sv" <<<"y"
 	assert_success
 	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257"
 	[ ! -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog")" "5"
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -u)" "5"
+	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -u)" "5"
 	run --separate-stderr bedup reset -y "$FS"
 	assert_success
 	assert_output "bedup: reset $FS: every checkpoint and the whole catalog"
@@ -231,7 +266,7 @@ lock"
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 1 2097152)"
-	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 4
+	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
 }
 
 @test "forget-fs drops all the state of a filesystem" {

@@ -15,8 +15,8 @@ teardown() {
 }
 
 # state_parses: every state file of the filesystem is what it should be:
-# records in the catalog and the changes, one decimal number in each
-# checkpoint and in the cutoff.
+# records in the catalog and the changes, lines of 6 fields in the
+# samples, one decimal number in each checkpoint and in the cutoff.
 state_parses() {
 	local f
 	for f in "$STATE/$FS/catalog" "$STATE/$FS/changes"; do
@@ -25,6 +25,12 @@ state_parses() {
 		assert_success
 		assert_equal "$stderr" ""
 	done
+	f=$STATE/$FS/catalog.samples
+	if [ -e "$f" ]; then
+		run grep -vE "^[0-9]+	[0-9a-f]{32}	$FS	[0-9]+	[0-9]+	[0-9]+\$" "$f"
+		assert_failure 1
+		assert_output ""
+	fi
 	for f in "$STATE/$FS"/*.gen "$STATE/$FS/cutoff"; do
 		[ -e "$f" ] || continue
 		grep -Eqx '[0-9]+' "$f" && [ "$(wc -l <"$f")" = 1 ] ||

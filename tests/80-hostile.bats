@@ -180,7 +180,7 @@ $D/y"
 	assert_equal "$(excl "$D/x")" 2002944
 }
 
-@test "hostile: the catalog, digests of every user's files, is written readable by root only" {
+@test "hostile: the catalog and its samples, digests of every user's files, are written readable by root only" {
 	requires xxhsum
 	mkfile "$D/a" 100000 cat
 	copy "$D/a" "$D/b"
@@ -194,4 +194,6 @@ $D/b"
 	# the digests are in it, and only root can read it
 	assert_equal "$(cut -f2 "$D/catalog" | sort -u)" "$(xxhsum -H2 "$D/a" | cut -d' ' -f1)"
 	assert_equal "$(stat -c '%a %u' "$D/catalog")" "600 0"
+	assert_equal "$(wc -l <"$D/catalog.samples")" 2
+	assert_equal "$(stat -c '%a %u' "$D/catalog.samples")" "600 0"
 }

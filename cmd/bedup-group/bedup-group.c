@@ -69,6 +69,8 @@ struct state {
 	size_t nruns;
 	struct bd_inode *keys;   /* inodes of the input, with -C */
 	size_t nkeys, capkeys;
+	struct bd_inode *voided; /* those with HASH -: changed, their samples go */
+	size_t nvoided, capvoided;
 	uint64_t minsize;
 	int catalog;         /* -C given: output needs a changed member;
 	                      * 2: and the catalog exists */
@@ -292,6 +294,16 @@ add(struct state *s, const struct bd_record *rec, int changed)
 }
 
 static void
+key_add(struct bd_inode **keys, size_t *n, size_t *cap, const struct bd_record *r)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap / 2 * 3 : 1024;
+		*keys = bd_erealloc(*keys, *cap * sizeof **keys);
+	}
+	bd_inode_key(&(*keys)[(*n)++], r);
+}
+
+static void
 read_all(struct state *s, struct bd_input *in, int changed, int keep_keys)
 {
 	struct bd_record r;
@@ -299,11 +311,9 @@ read_all(struct state *s, struct bd_input *in, int changed, int keep_keys)
 
 	while (bd_input_next(in, &r)) {
 		if (keep_keys) {
-			if (s->nkeys == s->capkeys) {
-				s->capkeys = s->capkeys ? s->capkeys / 2 * 3 : 1024;
-				s->keys = bd_erealloc(s->keys, s->capkeys * sizeof *s->keys);
-			}
-			bd_inode_key(&s->keys[s->nkeys++], &r);
+			key_add(&s->keys, &s->nkeys, &s->capkeys, &r);
+			if (strcmp(r.hash, "-") == 0)
+				key_add(&s->voided, &s->nvoided, &s->capvoided, &r);
 		}
 		/* a changed inode's catalog record goes, whatever its old size */
 		if (!changed && s->nkeys) {
@@ -386,6 +396,51 @@ emit_group(void *arg, const struct item *it)
 	p->n++;
 }
 
+/* CATALOG.samples without the entries of the inodes the input reports
+ * changed (HASH -), as the catalog loses their digests: streamed, so that
+ * memory stays small. Committed before the catalog; a samples file that
+ * cannot be updated stops everything (its stale samples would be trusted).
+ * Done before the catalog's own update: dropping entries is always safe. */
+static void
+update_samples(struct state *s, const char *catalog)
+{
+	struct bd_samples in;
+	struct bd_sample e;
+	struct bd_atomic at;
+	char *path = bd_samples_path(catalog);
+	uint64_t dropped = 0;
+	int r;
+
+	if (s->nvoided == 0 || (r = bd_samples_open(&in, path)) == 0) {
+		free(path);
+		return;
+	}
+	if (r < 0)
+		bd_die("%s:", path);
+	qsort(s->voided, s->nvoided, sizeof *s->voided, bd_inode_cmp);
+	if (bd_atomic_open(&at, path) < 0)
+		bd_die("%s:", path);
+	while ((r = bd_samples_next(&in, &e)) > 0) {
+		if (bsearch(&e.key, s->voided, s->nvoided, sizeof *s->voided, bd_inode_cmp)) {
+			dropped++;
+			continue;
+		}
+		bd_sample_write(at.f, &e);   /* errors show at commit */
+	}
+	if (r < 0) {
+		bd_atomic_abort(&at);
+		bd_die("%s:", path);
+	}
+	if (dropped || in.bad) {
+		if (bd_atomic_commit(&at) < 0)
+			bd_die("%s:", path);
+	} else {
+		bd_atomic_abort(&at);
+	}
+	bd_samples_close(&in);
+	free(path);
+}
+
 static void
 copy_out(FILE *spool)
 {
@@ -411,7 +466,7 @@ main(int argc, char **argv)
 	const char *catalog = NULL, *env;
 	uint64_t v;
 	size_t i;
-	int c, update = 0;
+	int c, update = 0, keep = 0;
 
 	bd_init(argv[0]);
 	memset(&s, 0, sizeof s);
@@ -445,15 +500,22 @@ main(int argc, char **argv)
 		bd_usage(USAGE);
 	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
 	/* no catalog yet is an empty one: the first run starts it, and needs
-	 * no keys of its input to replace old records */
+	 * no keys of its input to replace old records (nor old samples) */
 	if (catalog && access(catalog, F_OK) == 0)
 		s.catalog = 2;
 	else if (catalog && errno != ENOENT)
 		bd_die("%s:", catalog);
 	else if (catalog)
 		s.catalog = 1;
+	if (s.catalog == 1) {
+		char *sp = bd_samples_path(catalog);
+
+		if (access(sp, F_OK) == 0)
+			keep = 1;
+		free(sp);
+	}
 	bd_input_init(&in, argc - optind, argv + optind);
-	read_all(&s, &in, 1, s.catalog == 2);
+	read_all(&s, &in, 1, s.catalog == 2 || keep);
 	/* no changed file: no group to write, and the catalog stays as it
 	 * is; a rerun with nothing changed need not read it */
 	if (s.catalog && s.n == 0 && s.nruns == 0) {
@@ -470,6 +532,7 @@ main(int argc, char **argv)
 	}
 	s.out = stdout;
 	if (update) {
+		update_samples(&s, catalog);
 		if (bd_atomic_open(&at, catalog) < 0)
 			bd_die("%s:", catalog);
 		s.cat = at.f;
@@ -491,6 +554,7 @@ main(int argc, char **argv)
 	free_chunks(&s);
 	free(s.runs);
 	free(s.keys);
+	free(s.voided);
 	if (update) {
 		if (bd_atomic_commit(&at) < 0)
 			bd_die("%s:", catalog);

@@ -40,6 +40,7 @@ struct unit {
 	size_t first, last;      /* its members, chained through next */
 	int failed;              /* the sample could not be read */
 	int known;               /* DIGEST holds the whole-file digest */
+	int sampled;             /* SAMPLE holds its sample (read or cached) */
 	uint8_t digest[16];
 	uint8_t sample[16];
 	uint64_t bytes;          /* read by a worker */
@@ -47,12 +48,14 @@ struct unit {
 	size_t cls, nunits;      /* class of equal digests */
 };
 
-/* what the catalog knows, or what this run learnt, of one inode */
+/* what the catalog (or the samples file) knows, or what this run
+ * learnt, of one inode */
 struct entry {
 	struct bd_inode key;     /* first: the table sorts by it */
 	uint64_t gen, size;
-	uint8_t digest[16];
+	uint8_t digest[16];      /* or its sample, in a table of samples */
 	int drop;                /* learnt: gone or replaced */
+	int seen;                /* a sample: the catalog has the inode */
 };
 
 struct table {
@@ -79,7 +82,7 @@ struct progress {
 /* ---- tables of inodes ------------------------------------------------ */
 
 static struct entry *
-table_add(struct table *t, const struct bd_record *r)
+table_new(struct table *t)
 {
 	struct entry *e;
 
@@ -89,6 +92,14 @@ table_add(struct table *t, const struct bd_record *r)
 	}
 	e = &t->e[t->n++];
 	memset(e, 0, sizeof *e);
+	return e;
+}
+
+static struct entry *
+table_add(struct table *t, const struct bd_record *r)
+{
+	struct entry *e = table_new(t);
+
 	bd_inode_key(&e->key, r);
 	e->gen = r->gen;
 	e->size = r->size;
@@ -96,12 +107,21 @@ table_add(struct table *t, const struct bd_record *r)
 }
 
 static struct entry *
-table_find(struct table *t, const struct bd_record *r)
+table_find(const struct table *t, const struct bd_record *r)
 {
 	struct bd_inode key;
 
 	bd_inode_key(&key, r);
 	return t->n ? bsearch(&key, t->e, t->n, sizeof *t->e, bd_inode_cmp) : NULL;
+}
+
+/* T's entry for R's inode as it is now (same generation and size) */
+static const struct entry *
+table_valid(const struct table *t, const struct bd_record *r)
+{
+	const struct entry *e = table_find(t, r);
+
+	return e && e->gen == r->gen && e->size == r->size ? e : NULL;
 }
 
 /* digests the catalog holds; read once the first input line is in, so
@@ -133,9 +153,11 @@ load_catalog(struct table *t, const char *path)
 }
 
 /* the catalog again, with the digests learnt filled in and the inodes
- * found gone or replaced left out */
-static void
-update_catalog(struct table *learnt, const char *path)
+ * found gone or replaced left out; the samples in KEEP (when not NULL)
+ * whose inode it keeps are marked seen. Returns 0, or -1 when the
+ * catalog could not be read (the marks are incomplete). */
+static int
+update_catalog(struct table *learnt, const char *path, struct table *keep)
 {
 	struct bd_record r;
 	struct bd_atomic at;
@@ -144,19 +166,20 @@ update_catalog(struct table *learnt, const char *path)
 	ssize_t n;
 	FILE *f;
 	uint8_t d[16];
+	int write = learnt->n > 0, ret = 0;
 
-	if (learnt->n == 0)
-		return;
-	qsort(learnt->e, learnt->n, sizeof *learnt->e, bd_inode_cmp);
+	if (!write && !keep)
+		return 0;
+	if (write)
+		qsort(learnt->e, learnt->n, sizeof *learnt->e, bd_inode_cmp);
 	if (!(f = fopen(path, "re"))) {
 		if (errno != ENOENT)
 			bd_fail("%s:", path);
-		return;
+		return -1;
 	}
-	if (bd_atomic_open(&at, path) < 0) {
+	if (write && bd_atomic_open(&at, path) < 0) {
 		bd_fail("%s:", path);
-		fclose(f);
-		return;
+		write = 0;   /* the old catalog stays; the marks are still right */
 	}
 	/* not bd_input: its malformed lines were reported when it was
 	 * loaded; they are left out here, as bedup-group -u does */
@@ -176,16 +199,105 @@ update_catalog(struct table *learnt, const char *path)
 				bd_hash_unpack(d, r.hash);
 			}
 		}
-		bd_record_write(at.f, &r);   /* errors show at commit */
+		if (keep && (e = table_find(keep, &r)) && e->gen == r.gen && e->size == r.size)
+			e->seen = 1;
+		if (write)
+			bd_record_write(at.f, &r);   /* errors show at commit */
 	}
 	if (ferror(f)) {
 		bd_fail("%s: read error", path);
-		bd_atomic_abort(&at);
-	} else if (bd_atomic_commit(&at) < 0) {
+		if (write)
+			bd_atomic_abort(&at);
+		ret = -1;
+	} else if (write && bd_atomic_commit(&at) < 0) {
 		bd_fail("%s:", path);
 	}
 	fclose(f);
 	free(line);
+	return ret;
+}
+
+/* the samples file's entries; returns how many lines were malformed
+ * (reported, and left out when it is written again) */
+static uint64_t
+load_samples(struct table *t, const char *path)
+{
+	struct bd_samples in;
+	struct bd_sample s;
+	struct entry *e;
+	int r;
+
+	if ((r = bd_samples_open(&in, path)) < 0)
+		bd_die("%s:", path);
+	while (r > 0 && (r = bd_samples_next(&in, &s)) > 0) {
+		e = table_new(t);
+		e->key = s.key;
+		e->gen = s.gen;
+		e->size = s.size;
+		memcpy(e->digest, s.sample, 16);
+	}
+	if (r < 0)
+		bd_die("%s:", path);
+	bd_samples_close(&in);
+	if (t->n)
+		qsort(t->e, t->n, sizeof *t->e, bd_inode_cmp);
+	return in.bad;
+}
+
+/* merges into SMP, the samples loaded, those LSMP learnt (replacing the
+ * old ones of their inodes), leaving out those of inodes LEARNT found
+ * gone or replaced. Returns whether anything changed. */
+static int
+merge_samples(struct table *smp, struct table *lsmp, struct table *learnt)
+{
+	struct entry *e, *l;
+	size_t i, k;
+	int changed = lsmp->n > 0;
+
+	if (lsmp->n)
+		qsort(lsmp->e, lsmp->n, sizeof *lsmp->e, bd_inode_cmp);
+	if (learnt->n)
+		qsort(learnt->e, learnt->n, sizeof *learnt->e, bd_inode_cmp);
+	for (i = k = 0; i < smp->n; i++) {
+		e = &smp->e[i];
+		l = learnt->n ? bsearch(&e->key, learnt->e, learnt->n, sizeof *l, bd_inode_cmp) : NULL;
+		if ((l && l->drop && l->gen == e->gen) ||
+		    (lsmp->n && bsearch(&e->key, lsmp->e, lsmp->n, sizeof *l, bd_inode_cmp)))
+			changed = 1;
+		else
+			smp->e[k++] = *e;
+	}
+	smp->n = k;
+	for (i = 0; i < lsmp->n; i++)
+		*table_new(smp) = lsmp->e[i];
+	if (smp->n)
+		qsort(smp->e, smp->n, sizeof *smp->e, bd_inode_cmp);
+	return changed;
+}
+
+/* writes the samples of SMP not dropped whose inode the catalog has */
+static void
+write_samples(struct table *smp, const char *path)
+{
+	struct bd_atomic at;
+	struct bd_sample s;
+	size_t i;
+
+	if (bd_atomic_open(&at, path) < 0) {
+		bd_fail("%s:", path);
+		return;
+	}
+	for (i = 0; i < smp->n; i++) {
+		if (!smp->e[i].seen)
+			continue;
+		s.key = smp->e[i].key;
+		s.gen = smp->e[i].gen;
+		s.size = smp->e[i].size;
+		memcpy(s.sample, smp->e[i].digest, 16);
+		bd_sample_write(at.f, &s);   /* errors show at commit */
+	}
+	if (bd_atomic_commit(&at) < 0)
+		bd_fail("%s:", path);
 }
 
 /* ---- reading --------------------------------------------------------- */
@@ -614,6 +726,102 @@ split_by_sample(struct member *mem, struct unit *units, size_t *jobs, size_t nj,
 	return k;
 }
 
+/* takes U's sample from the samples file when one of its members has a
+ * valid entry there: all the members of a unit share their data */
+static void
+cached_sample(const struct member *mem, struct unit *u, const struct table *smp)
+{
+	const struct entry *e;
+	size_t i;
+
+	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
+		if (mem[i].state == ALIVE && (e = table_valid(smp, &mem[i].r))) {
+			memcpy(u->sample, e->digest, 16);
+			u->sampled = 1;
+			return;
+		}
+	}
+}
+
+/* reads U's sample through the first member that can be read */
+static void
+sample_unit(struct member *mem, struct unit *u, char *buf)
+{
+	size_t i;
+
+	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
+		if (mem[i].state == ALIVE && sample_member(&mem[i], buf, u->sample) == 0) {
+			u->sampled = 1;
+			return;
+		}
+	}
+	u->failed = 1;
+}
+
+/* With a catalog: keeps the jobs (the unknown units) whose sample matches
+ * another unit's, known or not. A known unit is never read in full, and
+ * sampled only when a sampled unknown unit may match it; a unit whose
+ * sample no other unit has cannot match any. Samples come from the
+ * samples file when it has one, else are read. */
+static size_t
+match_samples(struct member *mem, struct unit *units, size_t nu, size_t *jobs, size_t nj,
+    const struct table *smp, char *buf)
+{
+	size_t *idx = bd_ecalloc(nu, sizeof *idx);
+	char *dup = bd_ecalloc(nu, 1);
+	size_t i, k, ns = 0, nknown = 0, nsampled = 0;
+
+	for (k = 0; k < nu; k++) {
+		cached_sample(mem, &units[k], smp);
+		nknown += units[k].known;
+	}
+	if (nj + nknown < 2)
+		nj = 0;                  /* nothing left to match it */
+	for (i = 0; i < nj; i++) {
+		if (!units[jobs[i]].sampled)
+			sample_unit(mem, &units[jobs[i]], buf);
+		nsampled += units[jobs[i]].sampled;
+	}
+	for (k = 0; k < nu && nsampled; k++)
+		if (units[k].known && !units[k].sampled)
+			sample_unit(mem, &units[k], buf);
+	for (k = 0; k < nu; k++)
+		if (units[k].sampled)
+			idx[ns++] = k;
+	qsort_r(idx, ns, sizeof *idx, by_sample, units);
+	for (i = 0; i + 1 < ns; i++)
+		if (memcmp(units[idx[i]].sample, units[idx[i + 1]].sample, 16) == 0)
+			dup[idx[i]] = dup[idx[i + 1]] = 1;
+	for (i = 0, k = 0; i < nj; i++)
+		if (dup[jobs[i]])
+			jobs[k++] = jobs[i];
+	free(dup);
+	free(idx);
+	return k;
+}
+
+/* every sample known, read or taken from another member, saves a read
+ * next time: those the samples file lacks are learnt */
+static void
+learn_samples(struct table *lsmp, const struct table *smp, const struct member *mem, size_t n,
+    const struct unit *units)
+{
+	const struct entry *e;
+	const struct unit *u;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (mem[i].state != ALIVE)
+			continue;
+		u = &units[mem[i].unit];
+		if (!u->sampled || u->failed)
+			continue;
+		e = table_valid(smp, &mem[i].r);
+		if (!e || memcmp(e->digest, u->sample, 16))
+			memcpy(table_add(lsmp, &mem[i].r)->digest, u->sample, 16);
+	}
+}
+
 /* writes the classes of 2+ units of equal digest, each in order of its
  * first member, members in input order */
 static void
@@ -651,8 +859,8 @@ write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_
 }
 
 static void
-do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct pool *pool,
-    struct progress *pr, char *buf)
+do_group(struct bd_group *g, struct table *cat, struct table *learnt, const struct table *smp,
+    struct table *lsmp, struct pool *pool, struct progress *pr, char *buf)
 {
 	struct member *mem = bd_ecalloc(g->n, sizeof *mem);
 	struct unit *units = bd_ecalloc(g->n, sizeof *units);
@@ -694,9 +902,9 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 		for (k = 0; k < nu; k++)
 			if (!units[k].known)
 				jobs[nj++] = k;
-		/* the catalog holds no samples: with a known unit around,
-		 * every other one must be read in full to compare */
-		if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
+		if (size >= SAMPLE_MIN && smp)
+			nj = match_samples(mem, units, nu, jobs, nj, smp, buf);
+		else if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
 			nj = split_by_sample(mem, units, jobs, nj, buf);
 		if (nj == 1 && nknown == 0)
 			nj = 0;                  /* nothing left to match it */
@@ -721,6 +929,8 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 	for (i = 0; i < n && learnt && nu >= 2; i++)
 		if (mem[i].state == ALIVE && units[mem[i].unit].known)
 			memcpy(table_add(learnt, &mem[i].r)->digest, units[mem[i].unit].digest, 16);
+	if (lsmp && nu >= 2)
+		learn_samples(lsmp, smp, mem, n, units);
 	pr->groups++;
 	progress(pr, 0);
 	for (i = 0; i < n; i++)
@@ -736,11 +946,13 @@ main(int argc, char **argv)
 {
 	struct bd_input in;
 	struct bd_group g;
-	struct table cat, learnt;
+	struct table cat, learnt, smp, lsmp;
 	struct pool pool;
 	struct progress pr;
 	pthread_t *th = NULL;
 	const char *catalog = NULL;
+	char *samples = NULL;
+	uint64_t bad = 0;
 	uint64_t njobs = 2;
 	int c, update = 0, prio = 0, loaded = 0;
 	size_t i;
@@ -785,6 +997,8 @@ main(int argc, char **argv)
 		bd_warn("ioprio_set:");
 	memset(&cat, 0, sizeof cat);
 	memset(&learnt, 0, sizeof learnt);
+	memset(&smp, 0, sizeof smp);
+	memset(&lsmp, 0, sizeof lsmp);
 	memset(&g, 0, sizeof g);
 	buf = bd_emalloc(BUFSZ);
 	if (njobs > 1) {
@@ -801,10 +1015,12 @@ main(int argc, char **argv)
 	while (bd_group_next(&in, &g) > 0) {
 		if (catalog && !loaded) {
 			load_catalog(&cat, catalog);
+			samples = bd_samples_path(catalog);
+			bad = load_samples(&smp, samples);
 			loaded = 1;
 		}
 		do_group(&g, catalog ? &cat : NULL, update ? &learnt : NULL,
-		    th ? &pool : NULL, &pr, buf);
+		    catalog ? &smp : NULL, update ? &lsmp : NULL, th ? &pool : NULL, &pr, buf);
 	}
 	bd_input_close(&in);
 	bd_group_free(&g);
@@ -819,12 +1035,20 @@ main(int argc, char **argv)
 	}
 	if (fflush(stdout) == EOF)
 		bd_die("write error:");
-	if (update)
-		update_catalog(&learnt, catalog);
+	if (update) {
+		/* the samples file is written only when something changed */
+		int resample = loaded && (merge_samples(&smp, &lsmp, &learnt) || bad);
+
+		if (update_catalog(&learnt, catalog, resample ? &smp : NULL) == 0 && resample)
+			write_samples(&smp, samples);
+	}
 	if (pr.groups)
 		progress(&pr, 1);
 	free(cat.e);
 	free(learnt.e);
+	free(smp.e);
+	free(lsmp.e);
+	free(samples);
 	free(buf);
 	return bd_finish();
 }
