@@ -310,4 +310,17 @@ size_t bd_dedupe_max_dests(void);
  * at EOF. Sets each destination's state, done and err. */
 void bd_dedupe(int src, uint64_t len, struct bd_dedupe_dest *d, size_t n);
 
+/* ---- handle.c: opening an inode by its btrfs file handle ----------- */
+
+/* Opens with FLAGS (O_CLOEXEC added) the inode R names by its file handle
+ * (SUBVOL, INO, low 32 bits of GEN) on the filesystem FSID: no path walk,
+ * so no symlink is followed and a renamed file is still found. The
+ * filesystem is found once per process from a directory above R's path.
+ * Needs CAP_DAC_READ_SEARCH. Opens whatever type the inode is: pass
+ * O_PATH and check it before a real open. Returns an fd, or -1 with
+ * errno: ESTALE (no such inode: deleted, or another generation), EPERM
+ * (no capability), ENODEV (no directory of FSID found), EINVAL (SUBVOL is
+ * no subvolume id), or what open_by_handle_at(2) gives. */
+int bd_open_handle(const struct bd_record *r, int flags);
+
 #endif
