@@ -377,6 +377,7 @@ pipeline() {
 	printf 'X' | dd of="$D/c" bs=1 seek=100000 conv=notrunc status=none
 	sync
 	record "$D/a" "$D/b" "$D/c" >"$BATS_TEST_TMPDIR/in"
+	named "$D"
 	run --separate-stderr strace -f -qq -y -o "$BATS_TEST_TMPDIR/strace" \
 		-e trace=ioprio_set,fadvise64 bedup-hash "$BATS_TEST_TMPDIR/in"
 	assert_success
