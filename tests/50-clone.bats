@@ -330,6 +330,23 @@ deduped	3000000	$D/a	$D/dir/c"
 	assert_equal "$(cat "$D/meta.after")" "$(cat "$D/meta.before")"
 }
 
+@test "clone: a member named through a read-only bind mount does not make the others read-only" {
+	mkfile "$D/a" 3000000 ro
+	copy "$D/a" "$D/b"
+	mkdir "$D/robind"
+	mount --bind -o ro "$D" "$D/robind"
+	# a, the source, through the read-only mount: a file opened by handle
+	# is on the mount it was opened from, and a read-only mount refuses
+	# to be a destination; b is reached through the writable one
+	record "$D/robind/a" "$D/b" >"$D/in"
+	run --separate-stderr bedup-clone "$D/in"
+	umount "$D/robind"
+	assert_success
+	assert_output "deduped	3000000	$D/robind/a	$D/b"
+	assert_equal "$stderr" ""
+	assert_equal "$(excl "$D/a" "$D/b")" "$(zeros 2)"
+}
+
 @test "clone: --defrag defragments the source and shares it" {
 	requires strace python3
 	mkfile "$D/a" 3000000 s
