@@ -225,8 +225,8 @@ nocap() {
 	done >"$BATS_TEST_TMPDIR/r"
 	[ "$(cut -f6 "$BATS_TEST_TMPDIR/r" | grep -c '^[1-9][0-9]*$')" = 8 ]
 	# opening the FIFO for reading would block: the timeout catches that
-	run --separate-stderr timeout 10 strace -f -qq -e trace=openat,openat2,open_by_handle_at \
-		-o "$BATS_TEST_TMPDIR/trace" recio -o "$BATS_TEST_TMPDIR/r"
+	run --separate-stderr strace -f -qq -e trace=openat,openat2,open_by_handle_at \
+		-o "$BATS_TEST_TMPDIR/trace" timeout 10 recio -o "$BATS_TEST_TMPDIR/r"
 	assert_success
 	assert_output "$(for f in dir sym fifo null; do printf 'other\t%s\n' "$(stat -c %i "$t/$f")"{,}; done | head -c -1)"
 	assert_equal "$stderr" ""
