@@ -66,6 +66,22 @@ nocap() {
 	assert_equal "$stderr" ""
 }
 
+@test "a deleted file still held open elsewhere is vanished" {
+	mkdir "$MNT/held"
+	mkfile "$MNT/held/f" 10000
+	record "$MNT/held/f" >"$BATS_TEST_TMPDIR/r"
+	# its inode lives on, unlinked, while this fd is open: a handle still
+	# finds it, but there is nothing left to deduplicate
+	local fd
+	exec {fd}<"$MNT/held/f"
+	rm "$MNT/held/f"
+	run --separate-stderr recio -o "$BATS_TEST_TMPDIR/r"
+	exec {fd}<&-
+	assert_success
+	assert_output "vanished	$(cut -f5 "$BATS_TEST_TMPDIR/r")"
+	assert_equal "$stderr" ""
+}
+
 @test "a renamed file opens, itself and not what took its name" {
 	mkdir -p "$MNT/ren/dir"
 	mkfile "$MNT/ren/dir/f" 10000 f
