@@ -177,16 +177,20 @@ int bd_open_nofollow(const char *path, int flags);
 
 enum bd_open_result {
 	BD_OPEN_OK = 0,
-	BD_OPEN_GONE,                 /* no such file (deleted or renamed) */
-	BD_OPEN_OTHER,                /* path names another inode or not a regular file */
+	BD_OPEN_GONE,                 /* no such file (deleted; renamed, without handles) */
+	BD_OPEN_OTHER,                /* R names no regular file, or its inode is gone and
+	                               * its path names another inode or no regular file */
 	BD_OPEN_ERROR,                /* see errno */
 };
 
-/* Opens the file R names for reading (O_RDONLY|O_NOFOLLOW|O_NOATIME|
- * O_CLOEXEC plus EXTRA flags) and checks it is a regular file and the
- * inode R names: same FSID, SUBVOL, INO and generation. Never opens a
+/* Opens the file R names for reading (O_RDONLY|O_NOATIME|O_CLOEXEC plus
+ * EXTRA flags) and checks it is a regular file and the inode R names:
+ * same FSID, SUBVOL, INO and generation. The inode is opened by its file
+ * handle (bd_open_handle), wherever it now is; R's path is walked, with
+ * bd_open_nofollow, only without a handle (no CAP_DAC_READ_SEARCH) or
+ * when the handle names no inode, to tell GONE from OTHER. Never opens a
  * non-regular file for reading (a FIFO, a device). On BD_OPEN_OK, *FD is
- * the open file and ST its stat. */
+ * the open file and ST its stat. Safe to call from several threads. */
 enum bd_open_result bd_open_record(const struct bd_record *r, int extra, int *fd, struct stat *st);
 
 /* What went wrong, for a message, for a result other than BD_OPEN_OK
@@ -355,5 +359,18 @@ void bd_samples_close(struct bd_samples *s);
 
 /* Writes E as one line. Returns 0, or -1 on a write error. */
 int bd_sample_write(FILE *f, const struct bd_sample *e);
+
+/* ---- handle.c: opening an inode by its btrfs file handle ----------- */
+
+/* Opens with FLAGS (O_CLOEXEC added) the inode R names by its file handle
+ * (SUBVOL, INO, low 32 bits of GEN) on the filesystem FSID: no path walk,
+ * so no symlink is followed and a renamed file is still found. The
+ * filesystem is found once per process from a directory above R's path.
+ * Needs CAP_DAC_READ_SEARCH. Opens whatever type the inode is: pass
+ * O_PATH and check it before a real open. Returns an fd, or -1 with
+ * errno: ESTALE (no such inode: deleted, or another generation), EPERM
+ * (no capability), ENODEV (no directory of FSID found), EINVAL (SUBVOL is
+ * no subvolume id), or what open_by_handle_at(2) gives. */
+int bd_open_handle(const struct bd_record *r, int flags);
 
 #endif

@@ -68,18 +68,93 @@ fail:
 	return -1;
 }
 
+/* reopens PFD, an O_PATH fd of the regular file PST, for reading, and
+ * checks it is the inode R names; closes PFD */
+static enum bd_open_result
+reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int extra,
+    int *fdp, struct stat *st)
+{
+	char fsid[BD_FSID_LEN + 1], proc[64];
+	uint64_t subvol;
+	uint32_t gen;
+	int fd, e;
+
+	/* the reopen goes through the magic link, so no O_NOFOLLOW here:
+	 * it would refuse the link itself (ELOOP) */
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+	fd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC | extra);
+	if (fd < 0 && errno == EPERM)
+		/* O_NOATIME needs ownership or CAP_FOWNER */
+		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);
+	e = errno;
+	close(pfd);
+	errno = e;
+	if (fd < 0)
+		return BD_OPEN_ERROR;
+	if (fstat(fd, st) < 0)
+		goto err;
+	if (st->st_ino != pst->st_ino || st->st_dev != pst->st_dev) {
+		close(fd);
+		return BD_OPEN_OTHER;
+	}
+	if (bd_fsid_fd(fd, fsid) < 0 || bd_subvol_fd(fd, &subvol) < 0 ||
+	    bd_igen_fd(fd, &gen) < 0)
+		goto err;
+	if (strcmp(fsid, r->fsid) != 0 || subvol != r->subvol || gen != (uint32_t)r->gen) {
+		close(fd);
+		return BD_OPEN_OTHER;
+	}
+	*fdp = fd;
+	return BD_OPEN_OK;
+err:
+	e = errno;
+	close(fd);
+	errno = e;
+	return BD_OPEN_ERROR;
+}
+
+/* an O_PATH fd of PFD's inode, checked as a regular file (PST) */
+static enum bd_open_result
+check_path_fd(const struct bd_record *r, int pfd, struct stat *pst)
+{
+	int e;
+
+	if (fstat(pfd, pst) < 0) {
+		e = errno;
+		close(pfd);
+		errno = e;
+		return BD_OPEN_ERROR;
+	}
+	if (!S_ISREG(pst->st_mode) || pst->st_ino != r->ino) {
+		close(pfd);
+		return BD_OPEN_OTHER;
+	}
+	return BD_OPEN_OK;
+}
+
 enum bd_open_result
 bd_open_record(const struct bd_record *r, int extra, int *fdp, struct stat *st)
 {
-	char fsid[BD_FSID_LEN + 1], proc[64];
+	enum bd_open_result res;
 	struct stat pst;
-	uint64_t subvol;
-	uint32_t gen;
-	int pfd, fd, e;
+	int pfd;
 
 	*fdp = -1;
-	/* O_PATH first: nothing but a regular file is ever really opened,
-	 * so a FIFO or device swapped in under the name has no effect */
+	/* O_PATH first, by handle or by path: nothing but a regular file is
+	 * ever really opened, so a FIFO or a device has no effect */
+	pfd = bd_open_handle(r, O_PATH);
+	if (pfd >= 0) {
+		if ((res = check_path_fd(r, pfd, &pst)) != BD_OPEN_OK)
+			return res;
+		if (pst.st_nlink > 0)
+			return reopen_check(r, pfd, &pst, extra, fdp, st);
+		/* unlinked, held open by someone: the path tells gone from
+		 * replaced, as below */
+		close(pfd);
+	}
+	/* no handle (no CAP_DAC_READ_SEARCH, no directory of the filesystem
+	 * found), or no such inode (ESTALE): the path, without symlinks,
+	 * opens the file or tells a deleted file from a replaced one */
 	pfd = bd_open_nofollow(r->path, O_PATH);
 	if (pfd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -88,49 +163,9 @@ bd_open_record(const struct bd_record *r, int extra, int *fdp, struct stat *st)
 			return BD_OPEN_OTHER;
 		return BD_OPEN_ERROR;
 	}
-	if (fstat(pfd, &pst) < 0)
-		goto err;
-	if (!S_ISREG(pst.st_mode) || pst.st_ino != r->ino) {
-		close(pfd);
-		return BD_OPEN_OTHER;
-	}
-	/* the reopen goes through the magic link, so no O_NOFOLLOW here:
-	 * it would refuse the link itself (ELOOP) */
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
-	fd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC | extra);
-	if (fd < 0 && errno == EPERM)
-		/* O_NOATIME needs ownership or CAP_FOWNER */
-		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);
-	if (fd < 0)
-		goto err;
-	close(pfd);
-	pfd = -1;
-	if (fstat(fd, st) < 0)
-		goto errfd;
-	if (st->st_ino != pst.st_ino || st->st_dev != pst.st_dev) {
-		close(fd);
-		return BD_OPEN_OTHER;
-	}
-	if (bd_fsid_fd(fd, fsid) < 0 || bd_subvol_fd(fd, &subvol) < 0 ||
-	    bd_igen_fd(fd, &gen) < 0)
-		goto errfd;
-	if (strcmp(fsid, r->fsid) != 0 || subvol != r->subvol || gen != (uint32_t)r->gen) {
-		close(fd);
-		return BD_OPEN_OTHER;
-	}
-	*fdp = fd;
-	return BD_OPEN_OK;
-errfd:
-	e = errno;
-	close(fd);
-	errno = e;
-	return BD_OPEN_ERROR;
-err:
-	e = errno;
-	if (pfd >= 0)
-		close(pfd);
-	errno = e;
-	return BD_OPEN_ERROR;
+	if ((res = check_path_fd(r, pfd, &pst)) != BD_OPEN_OK)
+		return res;
+	return reopen_check(r, pfd, &pst, extra, fdp, st);
 }
 
 const char *

@@ -372,6 +372,30 @@ pipeline() {
 	assert_output ""
 }
 
+@test "not root: no file handles, files are opened by their path as before" {
+	local d
+	mkfile "$D/a" "$SIZE" nr
+	copy "$D/a" "$D/b"
+	copy "$D/a" "$D/c"
+	record "$D/a" "$D/b" "$D/c" >"$BATS_TEST_TMPDIR/in"
+	mv "$D/c" "$D/c.moved"
+	# let the user reach the files through the test's private dirs
+	d=$D
+	while [ "$d" != "$BATS_RUN_TMPDIR" ] && [ "$d" != / ]; do d=${d%/*}; chmod o+x "$d"; done
+	chmod o+r "$BATS_TEST_TMPDIR/in"
+	# c is not where its record says: without handles it is gone
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$BEDUP_ROOT/cmd/bedup-hash/bedup-hash" "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(sed 2q "$BATS_TEST_TMPDIR/in")")"
+	# root finds it by its handle
+	run --separate-stderr bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(cat "$BATS_TEST_TMPDIR/in")")"
+}
+
 @test "a read error (EIO) drops the file with a note, the run goes on" {
 	local loop logical phys
 	mkfile "$D/a" 1000000 eio
@@ -468,6 +492,7 @@ pipeline() {
 	printf 'X' | dd of="$D/c" bs=1 seek=100000 conv=notrunc status=none
 	sync
 	record "$D/a" "$D/b" "$D/c" >"$BATS_TEST_TMPDIR/in"
+	named "$D"
 	run --separate-stderr strace -f -qq -y -o "$BATS_TEST_TMPDIR/strace" \
 		-e trace=ioprio_set,fadvise64 bedup-hash "$BATS_TEST_TMPDIR/in"
 	assert_success

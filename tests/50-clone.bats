@@ -341,6 +341,46 @@ deduped	3000000	$D/a	$D/b"
 	assert_equal "$stderr" "bedup-clone: $D/c: changed since the record was made, skipped"
 }
 
+@test "clone: members renamed between the stages are shared as themselves" {
+	mkfile "$D/a" 3000000 s
+	mkdir "$D/dir"
+	for f in b c; do copy "$D/a" "$D/dir/$f"; done
+	record "$D/a" "$D/dir/b" "$D/dir/c" >"$D/in"
+	bedup-lock "$D/in" >"$D/locked"
+	# PATH is a hint: b is renamed, c's directory moves, and a file of
+	# the same content and size takes b's name
+	mv "$D/dir/b" "$D/dir/b2"
+	mv "$D/dir" "$D/moved"
+	mkdir "$D/dir"
+	copy "$D/a" "$D/dir/b"
+	meta "$D/dir/b" >"$D/meta.before"
+	run --separate-stderr bedup-clone "$D/locked"
+	assert_success
+	assert_output "deduped	3000000	$D/a	$D/dir/b
+deduped	3000000	$D/a	$D/dir/c"
+	assert_equal "$stderr" ""
+	assert_equal "$(excl "$D/a" "$D/moved/b2" "$D/moved/c" "$D/dir/b")" "$(printf '0\n0\n0\n3002368')"
+	meta "$D/dir/b" >"$D/meta.after"
+	assert_equal "$(cat "$D/meta.after")" "$(cat "$D/meta.before")"
+}
+
+@test "clone: a member named through a read-only bind mount does not make the others read-only" {
+	mkfile "$D/a" 3000000 ro
+	copy "$D/a" "$D/b"
+	mkdir "$D/robind"
+	mount --bind -o ro "$D" "$D/robind"
+	# a, the source, through the read-only mount: a file opened by handle
+	# is on the mount it was opened from, and a read-only mount refuses
+	# to be a destination; b is reached through the writable one
+	record "$D/robind/a" "$D/b" >"$D/in"
+	run --separate-stderr bedup-clone "$D/in"
+	umount "$D/robind"
+	assert_success
+	assert_output "deduped	3000000	$D/robind/a	$D/b"
+	assert_equal "$stderr" ""
+	assert_equal "$(excl "$D/a" "$D/b")" "$(zeros 2)"
+}
+
 @test "clone: --defrag defragments the source and shares it" {
 	requires strace python3
 	mkfile "$D/a" 3000000 s

@@ -21,11 +21,13 @@ teardown() {
 	assert_success
 	assert_output --regexp "$(summary_re 1 3145728)"
 	copy "$MNT/a" "$MNT/c"
+	named "$MNT"
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2,mmap -y \
 		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 1 3145728)"
 	assert_equal "$stderr" ""
+	assert_equal "$(unnamed_reads "$BATS_TEST_TMPDIR/strace")" 0
 	shared "$MNT/a" "$MNT/b" "$MNT/c"
 	run grep -cE "<$BEDUP_RUN_DIR/$FS/[ab]>" "$BATS_TEST_TMPDIR/strace"
 	assert_output 0
@@ -45,10 +47,12 @@ teardown() {
 	btrfs subvolume snapshot -r "$MNT/home" "$MNT/snap" >/dev/null
 	copy "$MNT/home/u1" "$MNT/home/c3"
 	mkfile "$MNT/home/u3" 2M u3
+	named "$MNT"
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
 		-o "$BATS_TEST_TMPDIR/strace.1" bedup dedup "$MNT"
 	assert_success
 	assert_equal "$stderr" ""
+	assert_equal "$(unnamed_reads "$BATS_TEST_TMPDIR/strace.1")" 0
 	# the snapshot's copies are the sources; its own duplicates stay
 	shared "$MNT/snap/u1" "$MNT/home/u1" "$MNT/home/c1" "$MNT/home/c3"
 	shared "$MNT/snap/u2" "$MNT/home/u2" "$MNT/home/c2"
@@ -63,29 +67,35 @@ teardown() {
 	run grep -cE "<$BEDUP_RUN_DIR/$FS/home/u3>" "$BATS_TEST_TMPDIR/strace.1"
 	assert_output 3
 	# so the next run finds nothing to read
+	named "$MNT"
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
 		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 0 0)"
 	assert_equal "$stderr" ""
+	assert_equal "$(unnamed_reads "$BATS_TEST_TMPDIR/strace")" 0
 	run grep -cE "<$BEDUP_RUN_DIR/$FS/" "$BATS_TEST_TMPDIR/strace"
 	assert_output 0
 	# and then nothing at all: the snapshot's unshared copies are not
 	# taken again without -R
+	named "$MNT"
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
 		-o "$BATS_TEST_TMPDIR/strace" bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 0 0)"
 	assert_equal "$stderr" ""
+	assert_equal "$(unnamed_reads "$BATS_TEST_TMPDIR/strace")" 0
 	run grep -cE "<$BEDUP_RUN_DIR/$FS/" "$BATS_TEST_TMPDIR/strace"
 	assert_output 0
 	# with -R the snapshot's own duplicates are still within reach,
 	# without reading what is known
+	named "$MNT"
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
 		-o "$BATS_TEST_TMPDIR/strace" bedup dedup -R "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 2 4194304)"
 	assert_equal "$stderr" ""
+	assert_equal "$(unnamed_reads "$BATS_TEST_TMPDIR/strace")" 0
 	shared "$MNT/snap/u1" "$MNT/snap/c1" "$MNT/home/u1" "$MNT/home/c3"
 	shared "$MNT/snap/u2" "$MNT/snap/c2"
 	run grep -cE "<$BEDUP_RUN_DIR/$FS/(home|snap)/[uc][12]>" "$BATS_TEST_TMPDIR/strace"

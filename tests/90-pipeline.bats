@@ -78,6 +78,7 @@ run_pipeline() {
 @test "pipeline: a second run shares nothing and reads only samples of files that differ" {
 	# one trace file per thread (-ff): no call split into "unfinished"
 	# and "resumed" halves when two threads read at once
+	named "$MNT"
 	run --separate-stderr strace -ff -qq -y -e trace=ioctl,read,pread64,readv,preadv -e signal=none \
 		-o "$BATS_TEST_TMPDIR/trace" \
 		bash -c "$(declare -f run_pipeline); run_pipeline"
@@ -92,6 +93,7 @@ run_pipeline() {
 	# without a catalog, the same-size files that differ are sampled again
 	# (4 KiB reads); nothing else on the filesystem is read (strace -y
 	# names the file behind each fd)
+	assert_equal "$(unnamed_reads "$BATS_TEST_TMPDIR/trace")" 0
 	run bash -c "grep -E '(read|readv|pread64|preadv)\\([0-9]+<$MNT/' '$BATS_TEST_TMPDIR/trace' |
 		grep -vE '<$MNT/d/s-?(0|first|mid|last)>, .*, 4096, [0-9]+\\) = 4096\$'"
 	assert_output ""

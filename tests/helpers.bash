@@ -139,6 +139,20 @@ print(sorted((k, os.getxattr(p, k, follow_symlinks=False))
 	done
 }
 
+# named PATH...: looks up every file under PATHs. The stages open files
+# by handle: a file whose dentry is not cached then shows in /proc/PID/fd,
+# and to strace -y, as "/" instead of its path. Call before a trace that
+# tells files apart by path, and check it with unnamed_reads.
+named() {
+	find "$@" >/dev/null
+}
+
+# unnamed_reads TRACE: reads in an strace -y log on an fd shown as "/",
+# which no path in the test could match
+unnamed_reads() {
+	grep -cE '(read|readv|pread64|preadv2?)\([0-9]+</>' "$1" || true
+}
+
 # excl FILE...: bytes each FILE holds that no other file shares.
 excl() {
 	sync -f "$1"

@@ -4,7 +4,9 @@
  *   recio -e       raw bytes in (all of stdin), escaped form out
  *   recio -u       one escaped string in (all of stdin), raw bytes out
  *   recio -o       records in; for each, what bd_open_record says of it:
- *                  ok, vanished, other or error, a TAB, the record's INO */
+ *                  ok, vanished, other or error, a TAB, the record's INO
+ *   recio -O       records in; the content of each file bd_open_record
+ *                  opens, read from the fd it returned, out */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +56,21 @@ main(int argc, char **argv)
 	}
 	bd_input_init(&in, argc - (mode != 0) - 1, argv + 1 + (mode != 0));
 	while (bd_input_next(&in, &r)) {
-		if (mode == 'o') {
+		if (mode == 'o' || mode == 'O') {
 			static const char *const word[] = { "ok", "vanished", "other", "error" };
 			struct stat st;
+			char b[4096];
+			ssize_t k;
 			int fd;
 			enum bd_open_result res = bd_open_record(&r, 0, &fd, &st);
 
-			if (res == BD_OPEN_OK)
-				close(fd);
-			printf("%s\t%" PRIu64 "\n", word[res], r.ino);
+			if (mode == 'o')
+				printf("%s\t%" PRIu64 "\n", word[res], r.ino);
+			if (res != BD_OPEN_OK)
+				continue;
+			while (mode == 'O' && (k = read(fd, b, sizeof b)) > 0)
+				fwrite(b, 1, (size_t)k, stdout);
+			close(fd);
 			continue;
 		}
 		if (mode == 'p') {
