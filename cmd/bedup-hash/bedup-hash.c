@@ -60,13 +60,26 @@ struct table {
 	size_t n, cap;
 };
 
-struct pool {
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+/* one group on its way through: read by the main thread, worked on by
+ * one worker, finished (written out) by the main thread in input order */
+struct job {
+	struct bd_group g;       /* bd_group_next reads straight into it */
 	struct member *mem;
 	struct unit *units;
-	size_t *jobs, njobs, next, finished;
-	uint64_t batch;          /* bumped for each new batch */
+	size_t *jobs, *idx;      /* units to read; scratch */
+	size_t n, nu, nj;
+	int done;
+};
+
+/* a window of jobs: head is the oldest unfinished, next the next one a
+ * worker takes, tail the next one the main thread fills */
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct job *slot;
+	size_t nslots, nworkers;
+	uint64_t head, next, tail;
+	const struct table *cat;
 	int quit;
 };
 
@@ -96,7 +109,7 @@ table_add(struct table *t, const struct bd_record *r)
 }
 
 static struct entry *
-table_find(struct table *t, const struct bd_record *r)
+table_find(const struct table *t, const struct bd_record *r)
 {
 	struct bd_inode key;
 
@@ -377,54 +390,6 @@ evict_unmatched(struct member *mem, struct unit *units, const size_t *jobs, size
 	}
 }
 
-/* ---- workers for -j ------------------------------------------------- */
-
-static void *
-worker(void *arg)
-{
-	struct pool *p = arg;
-	char *buf = bd_emalloc(BUFSZ);
-	uint64_t seen = 0;
-	size_t j;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->quit && (p->batch == seen || p->next == p->njobs))
-			pthread_cond_wait(&p->work, &p->mu);
-		if (p->quit)
-			break;
-		seen = p->batch;
-		while (p->next < p->njobs) {
-			j = p->jobs[p->next++];
-			pthread_mutex_unlock(&p->mu);
-			hash_unit(p->mem, &p->units[j], buf);
-			pthread_mutex_lock(&p->mu);
-			if (++p->finished == p->njobs)
-				pthread_cond_signal(&p->done);
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	free(buf);
-	return NULL;
-}
-
-/* hashes the units JOBS names, N at a time across the pool */
-static void
-run_jobs(struct pool *p, struct member *mem, struct unit *units, size_t *jobs, size_t njobs)
-{
-	pthread_mutex_lock(&p->mu);
-	p->mem = mem;
-	p->units = units;
-	p->jobs = jobs;
-	p->njobs = njobs;
-	p->next = p->finished = 0;
-	p->batch++;
-	pthread_cond_broadcast(&p->work);
-	while (p->finished < p->njobs)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-}
-
 /* ---- progress -------------------------------------------------------- */
 
 static double
@@ -650,14 +615,16 @@ write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_
 	}
 }
 
+/* the reading part of one group, in a worker: touches only JB and reads
+ * CAT, so that groups can be worked on side by side */
 static void
-do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct pool *pool,
-    struct progress *pr, char *buf)
+work_group(struct job *jb, const struct table *cat, char *buf)
 {
-	struct member *mem = bd_ecalloc(g->n, sizeof *mem);
-	struct unit *units = bd_ecalloc(g->n, sizeof *units);
-	size_t *jobs = bd_ecalloc(g->n, sizeof *jobs);
-	size_t *idx = bd_ecalloc(g->n, sizeof *idx);
+	struct bd_group *g = &jb->g;
+	struct member *mem = jb->mem = bd_ecalloc(g->n, sizeof *mem);
+	struct unit *units = jb->units = bd_ecalloc(g->n, sizeof *units);
+	size_t *jobs = jb->jobs = bd_ecalloc(g->n, sizeof *jobs);
+	size_t *idx = jb->idx = bd_ecalloc(g->n, sizeof *idx);
 	size_t n, nu = 0, nj = 0, nknown = 0, i, k, alive = 0;
 	uint64_t size = g->r[0].size;
 
@@ -700,22 +667,33 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 			nj = split_by_sample(mem, units, jobs, nj, buf);
 		if (nj == 1 && nknown == 0)
 			nj = 0;                  /* nothing left to match it */
-		if (pool && nj > 1)
-			run_jobs(pool, mem, units, jobs, nj);
-		else
-			for (i = 0; i < nj; i++)
-				hash_unit(mem, &units[jobs[i]], buf);
-		for (i = 0; i < nj; i++) {
-			pr->bytes += units[jobs[i]].bytes;
-			pr->files += units[jobs[i]].bytes || size == 0;
-		}
+		for (i = 0; i < nj; i++)
+			hash_unit(mem, &units[jobs[i]], buf);
+	}
+	jb->n = n;
+	jb->nu = nu;
+	jb->nj = nj;
+}
+
+/* the rest of one group, in the main thread and in input order: notes,
+ * output, page cache, what was learnt, progress */
+static void
+finish_group(struct job *jb, struct table *learnt, struct progress *pr)
+{
+	struct member *mem = jb->mem;
+	struct unit *units = jb->units;
+	size_t n = jb->n, nu = jb->nu, nj = jb->nj, i;
+
+	for (i = 0; i < nj; i++) {
+		pr->bytes += units[jb->jobs[i]].bytes;
+		pr->files += units[jb->jobs[i]].bytes || jb->g.r[0].size == 0;
 	}
 	/* notes in input order, whatever thread met the problem */
 	for (i = 0; i < n; i++)
 		note(learnt, &mem[i]);
 	if (nu >= 2) {
-		write_classes(mem, n, units, nu, idx);
-		evict_unmatched(mem, units, jobs, nj);
+		write_classes(mem, n, units, nu, jb->idx);
+		evict_unmatched(mem, units, jb->jobs, nj);
 	}
 	/* every digest known, matched or not, saves a read next time */
 	for (i = 0; i < n && learnt && nu >= 2; i++)
@@ -727,21 +705,97 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, struct poo
 		bd_extents_free(&mem[i].x);
 	free(units);
 	free(mem);
-	free(jobs);
-	free(idx);
+	free(jb->jobs);
+	free(jb->idx);
+}
+
+/* ---- groups side by side (-j) --------------------------------------- */
+
+static void *
+worker(void *arg)
+{
+	struct ring *q = arg;
+	char *buf = bd_emalloc(BUFSZ);
+	struct job *jb;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (!q->quit && q->next == q->tail)
+			pthread_cond_wait(&q->work, &q->mu);
+		if (q->next == q->tail)
+			break;                   /* quit, and nothing left */
+		jb = &q->slot[q->next++ % q->nslots];
+		pthread_mutex_unlock(&q->mu);
+		work_group(jb, q->cat, buf);
+		pthread_mutex_lock(&q->mu);
+		jb->done = 1;
+		pthread_cond_signal(&q->done);
+	}
+	pthread_mutex_unlock(&q->mu);
+	free(buf);
+	return NULL;
+}
+
+/* finishes the jobs done at the head of the window, in order; with WAIT,
+ * until a slot is free (or, with the input at its end, all of them) */
+static void
+ring_finish(struct ring *q, int wait, struct table *learnt, struct progress *pr)
+{
+	struct job *jb;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->head < q->tail) {
+		jb = &q->slot[q->head % q->nslots];
+		if (!jb->done) {
+			if (!wait || (q->tail - q->head < q->nslots && !q->quit))
+				break;
+			pthread_cond_wait(&q->done, &q->mu);
+			continue;
+		}
+		/* a done job is the main thread's alone */
+		pthread_mutex_unlock(&q->mu);
+		finish_group(jb, learnt, pr);
+		jb->done = 0;
+		pthread_mutex_lock(&q->mu);
+		q->head++;
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* the slot the next group is read into; one is free (ring_finish) */
+static struct job *
+ring_slot(struct ring *q)
+{
+	return &q->slot[q->tail % q->nslots];
+}
+
+/* hands the group just read into ring_slot to the workers, or, without
+ * workers, works on it here */
+static void
+ring_push(struct ring *q, char *buf)
+{
+	struct job *jb = ring_slot(q);
+
+	if (q->nworkers == 0) {
+		work_group(jb, q->cat, buf);
+		jb->done = 1;
+	}
+	pthread_mutex_lock(&q->mu);
+	q->tail++;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->mu);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct bd_input in;
-	struct bd_group g;
 	struct table cat, learnt;
-	struct pool pool;
+	struct ring q;
 	struct progress pr;
 	pthread_t *th = NULL;
 	const char *catalog = NULL;
-	uint64_t njobs = 2;
+	uint64_t njobs = 8;
 	int c, update = 0, prio = 0, loaded = 0;
 	size_t i;
 	char *buf;
@@ -785,38 +839,46 @@ main(int argc, char **argv)
 		bd_warn("ioprio_set:");
 	memset(&cat, 0, sizeof cat);
 	memset(&learnt, 0, sizeof learnt);
-	memset(&g, 0, sizeof g);
+	memset(&q, 0, sizeof q);
 	buf = bd_emalloc(BUFSZ);
-	if (njobs > 1) {
-		memset(&pool, 0, sizeof pool);
-		pthread_mutex_init(&pool.mu, NULL);
-		pthread_cond_init(&pool.work, NULL);
-		pthread_cond_init(&pool.done, NULL);
-		th = bd_ecalloc(njobs, sizeof *th);
-		for (i = 0; i < njobs; i++)
-			if ((errno = pthread_create(&th[i], NULL, worker, &pool)))
-				bd_die("pthread_create:");
-	}
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.work, NULL);
+	pthread_cond_init(&q.done, NULL);
+	/* -j 1 is a plain serial run: no worker, one slot */
+	q.nworkers = njobs > 1 ? njobs : 0;
+	/* room for workers to go on past a slow group at the head */
+	q.nslots = njobs > 1 ? 4 * njobs : 1;
+	q.slot = bd_ecalloc(q.nslots, sizeof *q.slot);
+	q.cat = catalog ? &cat : NULL;
+	if (q.nworkers)
+		th = bd_ecalloc(q.nworkers, sizeof *th);
+	for (i = 0; i < q.nworkers; i++)
+		if ((errno = pthread_create(&th[i], NULL, worker, &q)))
+			bd_die("pthread_create:");
 	bd_input_init(&in, argc - optind, argv + optind);
-	while (bd_group_next(&in, &g) > 0) {
+	for (;;) {
+		ring_finish(&q, 1, update ? &learnt : NULL, &pr);
+		if (bd_group_next(&in, &ring_slot(&q)->g) == 0)
+			break;
+		/* before any worker can look at it */
 		if (catalog && !loaded) {
 			load_catalog(&cat, catalog);
 			loaded = 1;
 		}
-		do_group(&g, catalog ? &cat : NULL, update ? &learnt : NULL,
-		    th ? &pool : NULL, &pr, buf);
+		ring_push(&q, buf);
 	}
 	bd_input_close(&in);
-	bd_group_free(&g);
-	if (th) {
-		pthread_mutex_lock(&pool.mu);
-		pool.quit = 1;
-		pthread_cond_broadcast(&pool.work);
-		pthread_mutex_unlock(&pool.mu);
-		for (i = 0; i < njobs; i++)
-			pthread_join(th[i], NULL);
-		free(th);
-	}
+	pthread_mutex_lock(&q.mu);
+	q.quit = 1;
+	pthread_cond_broadcast(&q.work);
+	pthread_mutex_unlock(&q.mu);
+	ring_finish(&q, 1, update ? &learnt : NULL, &pr);
+	for (i = 0; i < q.nworkers; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < q.nslots; i++)
+		bd_group_free(&q.slot[i].g);
+	free(q.slot);
+	free(th);
 	if (fflush(stdout) == EOF)
 		bd_die("write error:");
 	if (update)
