@@ -22,6 +22,7 @@
 #define SAMPLE_MIN (4 * BLOCK)   /* smaller files are simply read in full */
 #define BUFSZ (1u << 20)
 #define MAXJOBS 64
+#define HELP_MIN 8               /* steps of a loop worth sharing out */
 
 enum { ALIVE, GONE, DROPPED };
 
@@ -71,14 +72,24 @@ struct job {
 	int done;
 };
 
+/* a loop of a worker over a big group whose steps are independent
+ * (members opened, units sampled or read): idle workers take steps too */
+struct step {
+	void (*fn)(struct job *, size_t, char *);
+	struct job *jb;
+	size_t next, n, done;
+	struct step *up;         /* the other loops open */
+};
+
 /* a window of jobs: head is the oldest unfinished, next the next one a
  * worker takes, tail the next one the main thread fills */
 struct ring {
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+	pthread_cond_t work, done, helped;
 	struct job *slot;
 	size_t nslots, nworkers;
 	uint64_t head, next, tail;
+	struct step *steps;
 	const struct table *cat;
 	int quit;
 };
@@ -417,6 +428,52 @@ progress(struct progress *pr, int final)
 	    pr->tty && !final ? "\033[K" : "\n");
 }
 
+/* ---- loops shared out ---------------------------------------------- */
+
+/* a loop not yet fully taken, or NULL */
+static struct step *
+loop_open(struct ring *q)
+{
+	struct step *s;
+
+	for (s = q->steps; s && s->next == s->n; s = s->up)
+		;
+	return s;
+}
+
+/* FN(JB, i) for i below N; with other workers about and a loop long
+ * enough, they take steps too: a big group of small files is otherwise
+ * one cold open after another */
+static void
+each(struct ring *q, struct job *jb, size_t n, void (*fn)(struct job *, size_t, char *), char *buf)
+{
+	struct step s = { fn, jb, 0, n, 0, NULL }, **p;
+	size_t i;
+
+	if (q->nworkers < 2 || n < HELP_MIN) {
+		for (i = 0; i < n; i++)
+			fn(jb, i, buf);
+		return;
+	}
+	pthread_mutex_lock(&q->mu);
+	s.up = q->steps;
+	q->steps = &s;
+	pthread_cond_broadcast(&q->work);
+	while (s.next < s.n) {
+		i = s.next++;
+		pthread_mutex_unlock(&q->mu);
+		fn(jb, i, buf);
+		pthread_mutex_lock(&q->mu);
+		s.done++;
+	}
+	while (s.done < s.n)
+		pthread_cond_wait(&q->helped, &q->mu);
+	for (p = &q->steps; *p != &s; p = &(*p)->up)
+		;
+	*p = s.up;
+	pthread_mutex_unlock(&q->mu);
+}
+
 /* ---- one group ------------------------------------------------------- */
 
 static void
@@ -555,18 +612,28 @@ make_units(struct member *mem, size_t n, struct unit *units, size_t *idx)
 	return nu;
 }
 
+static void
+sample_step(struct job *jb, size_t i, char *buf)
+{
+	struct unit *u = &jb->units[jb->jobs[i]];
+
+	if (sample_member(&jb->mem[u->first], buf, u->sample) < 0)
+		u->failed = 1;               /* its first member is dropped */
+}
+
 /* keeps the jobs whose sample matches another job's sample */
 static size_t
-split_by_sample(struct member *mem, struct unit *units, size_t *jobs, size_t nj, char *buf)
+split_by_sample(struct ring *q, struct job *jb, size_t nj, char *buf)
 {
+	struct unit *units = jb->units;
+	size_t *jobs = jb->jobs;
 	char *keep = bd_ecalloc(nj, 1);
 	size_t i, k = 0;
 
+	each(q, jb, nj, sample_step, buf);
 	for (i = 0; i < nj; i++)
-		if (sample_member(&mem[units[jobs[i]].first], buf, units[jobs[i]].sample) == 0)
+		if (!units[jobs[i]].failed)
 			jobs[k++] = jobs[i];
-		else
-			units[jobs[i]].failed = 1;   /* its first member is dropped */
 	nj = k;
 	qsort_r(jobs, nj, sizeof *jobs, by_sample, units);
 	for (i = 0; i + 1 < nj; i++)
@@ -615,11 +682,33 @@ write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_
 	}
 }
 
-/* the reading part of one group, in a worker: touches only JB and reads
- * CAT, so that groups can be worked on side by side */
+/* one member: still the inode named, and its layout */
 static void
-work_group(struct job *jb, const struct table *cat, char *buf)
+member_step(struct job *jb, size_t i, char *buf)
 {
+	struct member *m = &jb->mem[i];
+	int fd = open_member(m, &m->st);
+
+	(void)buf;
+	if (fd < 0)
+		return;
+	if (bd_extents_get(fd, &m->x) < 0)
+		m->x.n = 0;                  /* cannot compare: read it */
+	close(fd);
+}
+
+static void
+hash_step(struct job *jb, size_t i, char *buf)
+{
+	hash_unit(jb->mem, &jb->units[jb->jobs[i]], buf);
+}
+
+/* the reading part of one group, in a worker: touches only JB and reads
+ * the catalog, so that groups can be worked on side by side */
+static void
+work_group(struct ring *q, struct job *jb, char *buf)
+{
+	const struct table *cat = q->cat;
 	struct bd_group *g = &jb->g;
 	struct member *mem = jb->mem = bd_ecalloc(g->n, sizeof *mem);
 	struct unit *units = jb->units = bd_ecalloc(g->n, sizeof *units);
@@ -630,17 +719,10 @@ work_group(struct job *jb, const struct table *cat, char *buf)
 
 	/* hard links are one member */
 	n = collapse_links(g, mem, idx);
-	/* every member: still the inode named, and its layout */
-	for (i = 0; i < n && n >= 2; i++) {
-		int fd = open_member(&mem[i], &mem[i].st);
-
-		if (fd < 0)
-			continue;
-		if (bd_extents_get(fd, &mem[i].x) < 0)
-			mem[i].x.n = 0;          /* cannot compare: read it */
-		close(fd);
-		alive++;
-	}
+	if (n >= 2)
+		each(q, jb, n, member_step, buf);
+	for (i = 0; i < n && n >= 2; i++)
+		alive += mem[i].state == ALIVE;
 	if (alive >= 2)
 		nu = make_units(mem, n, units, idx);
 	for (i = 0; i < n && cat && nu >= 2; i++) {
@@ -664,11 +746,10 @@ work_group(struct job *jb, const struct table *cat, char *buf)
 		/* the catalog holds no samples: with a known unit around,
 		 * every other one must be read in full to compare */
 		if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
-			nj = split_by_sample(mem, units, jobs, nj, buf);
+			nj = split_by_sample(q, jb, nj, buf);
 		if (nj == 1 && nknown == 0)
 			nj = 0;                  /* nothing left to match it */
-		for (i = 0; i < nj; i++)
-			hash_unit(mem, &units[jobs[i]], buf);
+		each(q, jb, nj, hash_step, buf);
 	}
 	jb->n = n;
 	jb->nu = nu;
@@ -716,17 +797,31 @@ worker(void *arg)
 {
 	struct ring *q = arg;
 	char *buf = bd_emalloc(BUFSZ);
+	struct step *s;
 	struct job *jb;
+	size_t i;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (!q->quit && q->next == q->tail)
+		/* steps of a group begun first: the head of the window waits */
+		if ((s = loop_open(q))) {
+			i = s->next++;
+			pthread_mutex_unlock(&q->mu);
+			s->fn(s->jb, i, buf);
+			pthread_mutex_lock(&q->mu);
+			if (++s->done == s->n)
+				pthread_cond_broadcast(&q->helped);
+			continue;
+		}
+		if (q->next == q->tail) {
+			if (q->quit)
+				break;
 			pthread_cond_wait(&q->work, &q->mu);
-		if (q->next == q->tail)
-			break;                   /* quit, and nothing left */
+			continue;
+		}
 		jb = &q->slot[q->next++ % q->nslots];
 		pthread_mutex_unlock(&q->mu);
-		work_group(jb, q->cat, buf);
+		work_group(q, jb, buf);
 		pthread_mutex_lock(&q->mu);
 		jb->done = 1;
 		pthread_cond_signal(&q->done);
@@ -777,7 +872,7 @@ ring_push(struct ring *q, char *buf)
 	struct job *jb = ring_slot(q);
 
 	if (q->nworkers == 0) {
-		work_group(jb, q->cat, buf);
+		work_group(q, jb, buf);
 		jb->done = 1;
 	}
 	pthread_mutex_lock(&q->mu);
@@ -844,6 +939,7 @@ main(int argc, char **argv)
 	pthread_mutex_init(&q.mu, NULL);
 	pthread_cond_init(&q.work, NULL);
 	pthread_cond_init(&q.done, NULL);
+	pthread_cond_init(&q.helped, NULL);
 	/* -j 1 is a plain serial run: no worker, one slot */
 	q.nworkers = njobs > 1 ? njobs : 0;
 	/* room for workers to go on past a slow group at the head */
