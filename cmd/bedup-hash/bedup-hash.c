@@ -890,7 +890,7 @@ main(int argc, char **argv)
 	struct progress pr;
 	pthread_t *th = NULL;
 	const char *catalog = NULL;
-	uint64_t njobs = 8;
+	uint64_t njobs = 32;
 	int c, update = 0, prio = 0, loaded = 0;
 	size_t i;
 	char *buf;
