@@ -78,7 +78,7 @@ struct step {
 	void (*fn)(struct job *, size_t, char *);
 	struct job *jb;
 	size_t next, n, done;
-	struct step *up;         /* the other loops open */
+	struct step *later;      /* the loop opened after it */
 };
 
 /* a window of jobs: head is the oldest unfinished, next the next one a
@@ -430,13 +430,13 @@ progress(struct progress *pr, int final)
 
 /* ---- loops shared out ---------------------------------------------- */
 
-/* a loop not yet fully taken, or NULL */
+/* the oldest loop not yet fully taken, or NULL */
 static struct step *
 loop_open(struct ring *q)
 {
 	struct step *s;
 
-	for (s = q->steps; s && s->next == s->n; s = s->up)
+	for (s = q->steps; s && s->next == s->n; s = s->later)
 		;
 	return s;
 }
@@ -456,8 +456,9 @@ each(struct ring *q, struct job *jb, size_t n, void (*fn)(struct job *, size_t, 
 		return;
 	}
 	pthread_mutex_lock(&q->mu);
-	s.up = q->steps;
-	q->steps = &s;
+	for (p = &q->steps; *p; p = &(*p)->later)
+		;
+	*p = &s;
 	pthread_cond_broadcast(&q->work);
 	while (s.next < s.n) {
 		i = s.next++;
@@ -468,9 +469,9 @@ each(struct ring *q, struct job *jb, size_t n, void (*fn)(struct job *, size_t, 
 	}
 	while (s.done < s.n)
 		pthread_cond_wait(&q->helped, &q->mu);
-	for (p = &q->steps; *p != &s; p = &(*p)->up)
+	for (p = &q->steps; *p != &s; p = &(*p)->later)
 		;
-	*p = s.up;
+	*p = s.later;
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -803,7 +804,8 @@ worker(void *arg)
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		/* steps of a group begun first: the head of the window waits */
+		/* loops begun before new groups, oldest first: the head of
+		 * the window waits on them */
 		if ((s = loop_open(q))) {
 			i = s->next++;
 			pthread_mutex_unlock(&q->mu);
