@@ -833,10 +833,10 @@ worker(void *arg)
 	return NULL;
 }
 
-/* finishes the jobs done at the head of the window, in order; with WAIT,
- * until a slot is free (or, with the input at its end, all of them) */
+/* finishes the jobs done at the head of the window, in order, waiting
+ * until a slot is free (with the input at its end, until all are done) */
 static void
-ring_finish(struct ring *q, int wait, struct table *learnt, struct progress *pr)
+ring_finish(struct ring *q, struct table *learnt, struct progress *pr)
 {
 	struct job *jb;
 
@@ -844,7 +844,7 @@ ring_finish(struct ring *q, int wait, struct table *learnt, struct progress *pr)
 	while (q->head < q->tail) {
 		jb = &q->slot[q->head % q->nslots];
 		if (!jb->done) {
-			if (!wait || (q->tail - q->head < q->nslots && !q->quit))
+			if (q->tail - q->head < q->nslots && !q->quit)
 				break;
 			pthread_cond_wait(&q->done, &q->mu);
 			continue;
@@ -955,7 +955,7 @@ main(int argc, char **argv)
 			bd_die("pthread_create:");
 	bd_input_init(&in, argc - optind, argv + optind);
 	for (;;) {
-		ring_finish(&q, 1, update ? &learnt : NULL, &pr);
+		ring_finish(&q, update ? &learnt : NULL, &pr);
 		if (bd_group_next(&in, &ring_slot(&q)->g) == 0)
 			break;
 		/* before any worker can look at it */
@@ -970,7 +970,7 @@ main(int argc, char **argv)
 	q.quit = 1;
 	pthread_cond_broadcast(&q.work);
 	pthread_mutex_unlock(&q.mu);
-	ring_finish(&q, 1, update ? &learnt : NULL, &pr);
+	ring_finish(&q, update ? &learnt : NULL, &pr);
 	for (i = 0; i < q.nworkers; i++)
 		pthread_join(th[i], NULL);
 	for (i = 0; i < q.nslots; i++)
