@@ -476,6 +476,19 @@ many_groups() {
 		assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/want")"
 		assert_equal "$stderr" "$want_err"
 	done
+	# -j 1 is a plain serial run: no thread started
+	run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/strace" -e trace=clone,clone3 \
+		bedup-hash -j 1 "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/want")"
+	assert_equal "$stderr" "$want_err"
+	assert_equal "$(grep -c clone "$BATS_TEST_TMPDIR/strace")" 0
+	run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/strace" -e trace=clone,clone3 \
+		bedup-hash -j 4 "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/want")"
+	assert_equal "$stderr" "$want_err"
+	assert_equal "$(grep -c clone "$BATS_TEST_TMPDIR/strace")" 4
 }
 
 @test "-j: the catalog learnt with 8 workers is the one learnt with 1" {
