@@ -559,3 +559,99 @@ pipeline() {
 	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
 	assert_equal "$(cat "$cat")" "$(hashed "$(digest "$D/a")" "$(record "$D/a")")"
 }
+
+# many_groups: in $D, 30 candidate groups of three (two twins and one
+# other; every other group big enough to be sampled) and two groups of 24
+# (two contents each, loops big enough to share out among workers); their
+# candidate groups in $BATS_TEST_TMPDIR/in
+many_groups() {
+	local k i s
+	for k in $(seq 30); do
+		s=$((k % 2 ? 1000 * k : 20000 + 7000 * k))
+		mkfile "$D/g$k-a" $s "j$k"
+		copy "$D/g$k-a" "$D/g$k-b"
+		mkfile "$D/g$k-c" $s "j$k-other"
+	done
+	for s in 777 40000; do
+		mkfile "$D/big$s-x" $s "x$s"
+		mkfile "$D/big$s-y" $s "y$s"
+		for i in $(seq 11); do
+			copy "$D/big$s-x" "$D/big$s-x$i"
+			copy "$D/big$s-y" "$D/big$s-y$i"
+		done
+	done
+	sync
+	record "$D"/* | bedup-group >"$BATS_TEST_TMPDIR/in"
+}
+
+@test "-j: 1, 4 and 16 workers write the same groups and the same notes, in input order" {
+	many_groups
+	# then some members change size (a note each) and some vanish (silently)
+	changed=("$D/g5-b" "$D/g10-a" "$D/g15-c" "$D/g20-b" "$D/big777-x3" "$D/big777-y7" \
+		"$D/big40000-x5" "$D/big40000-y1")
+	for f in "${changed[@]}"; do echo more >>"$f"; done
+	rm "$D/g7-c" "$D/g14-a" "$D/big777-x9" "$D/big40000-y4"
+	# expected: the survivors with their digests, classes of 2 or more of
+	# each candidate group in order of their first member
+	while IFS=$'\t' read -r size _ fs sv ino gen p; do
+		[ -e "$p" ] && [ "$(stat -c %s "$p")" = "$size" ] || continue
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$(digest "$p")" "$fs" "$sv" "$ino" "$gen" "$p"
+	done <"$BATS_TEST_TMPDIR/in" | awk -F'\t' '
+		function flush(  i, j) { for (i = 1; i <= nc; i++) if (cnt[i] >= 2) printf "%s", out[i]; nc = 0; delete cnt; delete out; delete at }
+		$1 != size { flush(); size = $1 }
+		{ if (!($2 in at)) at[$2] = ++nc; cnt[at[$2]]++; out[at[$2]] = out[at[$2]] $0 "\n" }
+		END { flush() }' >"$BATS_TEST_TMPDIR/want"
+	want_err=$(cut -f1,7 "$BATS_TEST_TMPDIR/in" | while IFS=$'\t' read -r size p; do
+		for f in "${changed[@]}"; do
+			if [ "$p" = "$f" ]; then
+				echo "bedup-hash: $p: changed: size is $((size + 5)), record says $size"
+			fi
+		done
+	done)
+	# 26 pairs of twins, 21 and 21 left of the big groups
+	assert_equal "$(grep -c . "$BATS_TEST_TMPDIR/want")" 94
+	for j in 1 4 16; do
+		run --separate-stderr bedup-hash -j $j "$BATS_TEST_TMPDIR/in"
+		assert_failure 1
+		assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/want")"
+		assert_equal "$stderr" "$want_err"
+	done
+	# -j 1 is a plain serial run: no thread started
+	run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/strace" -e trace=clone,clone3 \
+		bedup-hash -j 1 "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/want")"
+	assert_equal "$stderr" "$want_err"
+	assert_equal "$(grep -c clone "$BATS_TEST_TMPDIR/strace")" 0
+	run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/strace" -e trace=clone,clone3 \
+		bedup-hash -j 4 "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/want")"
+	assert_equal "$stderr" "$want_err"
+	assert_equal "$(grep -c clone "$BATS_TEST_TMPDIR/strace")" 4
+}
+
+@test "-j: the catalog learnt with 8 workers is the one learnt with 1" {
+	many_groups
+	rm "$D/g3-b" "$D/big777-y2"
+	for j in 1 8; do
+		cat=$BATS_TEST_TMPDIR/catalog$j
+		bedup-group -C "$cat" -u "$BATS_TEST_TMPDIR/in" >/dev/null
+		run --separate-stderr bedup-hash -C "$cat" -u -j $j "$BATS_TEST_TMPDIR/in"
+		assert_success
+		assert_equal "$stderr" ""
+		echo "$output" >"$BATS_TEST_TMPDIR/out$j"
+	done
+	cmp "$BATS_TEST_TMPDIR/out1" "$BATS_TEST_TMPDIR/out8"
+	cmp "$BATS_TEST_TMPDIR/catalog1" "$BATS_TEST_TMPDIR/catalog8"
+	# the vanished files left; every file read in full (all but the 16
+	# sampled out as unlike any other) has its own digest
+	assert_equal "$(grep -c -e "$D/g3-b" -e "$D/big777-y2" "$BATS_TEST_TMPDIR/catalog8")" 0
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/catalog8")" 136
+	run awk -F'\t' '$2 != "-" { print $2 "  " $7 }' "$BATS_TEST_TMPDIR/catalog8"
+	assert_success
+	assert_equal "$(echo "$output" | wc -l)" 114
+	while read -r h p; do
+		assert_equal "$h" "$(digest "$p")"
+	done <<<"$output"
+}

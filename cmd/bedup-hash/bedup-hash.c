@@ -22,6 +22,7 @@
 #define SAMPLE_MIN (4 * BLOCK)   /* smaller files are simply read in full */
 #define BUFSZ (1u << 20)
 #define MAXJOBS 64
+#define HELP_MIN 8               /* steps of a loop worth sharing out */
 
 enum { ALIVE, GONE, DROPPED };
 
@@ -63,13 +64,37 @@ struct table {
 	size_t n, cap;
 };
 
-struct pool {
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+/* one group on its way through: read by the main thread, worked on by
+ * one worker, finished (written out) by the main thread in input order */
+struct job {
+	struct bd_group g;       /* bd_group_next reads straight into it */
 	struct member *mem;
 	struct unit *units;
-	size_t *jobs, njobs, next, finished;
-	uint64_t batch;          /* bumped for each new batch */
+	size_t *jobs, *idx;      /* units to read; scratch */
+	size_t n, nu, nj;
+	int done;
+};
+
+/* a loop of a worker over a big group whose steps are independent
+ * (members opened, units sampled or read): idle workers take steps too */
+struct step {
+	void (*fn)(struct job *, size_t, char *);
+	struct job *jb;
+	size_t next, n, done;
+	struct step *later;      /* the loop opened after it */
+};
+
+/* a window of jobs: head is the oldest unfinished, next the next one a
+ * worker takes, tail the next one the main thread fills */
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done, helped;
+	struct job *slot;
+	size_t nslots, nworkers;
+	uint64_t head, next, tail;
+	struct step *steps;
+	const struct table *cat;
+	const struct table *smp; /* samples file, with a catalog */
 	int quit;
 };
 
@@ -489,54 +514,6 @@ evict_unmatched(struct member *mem, struct unit *units, const size_t *jobs, size
 	}
 }
 
-/* ---- workers for -j ------------------------------------------------- */
-
-static void *
-worker(void *arg)
-{
-	struct pool *p = arg;
-	char *buf = bd_emalloc(BUFSZ);
-	uint64_t seen = 0;
-	size_t j;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->quit && (p->batch == seen || p->next == p->njobs))
-			pthread_cond_wait(&p->work, &p->mu);
-		if (p->quit)
-			break;
-		seen = p->batch;
-		while (p->next < p->njobs) {
-			j = p->jobs[p->next++];
-			pthread_mutex_unlock(&p->mu);
-			hash_unit(p->mem, &p->units[j], buf);
-			pthread_mutex_lock(&p->mu);
-			if (++p->finished == p->njobs)
-				pthread_cond_signal(&p->done);
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	free(buf);
-	return NULL;
-}
-
-/* hashes the units JOBS names, N at a time across the pool */
-static void
-run_jobs(struct pool *p, struct member *mem, struct unit *units, size_t *jobs, size_t njobs)
-{
-	pthread_mutex_lock(&p->mu);
-	p->mem = mem;
-	p->units = units;
-	p->jobs = jobs;
-	p->njobs = njobs;
-	p->next = p->finished = 0;
-	p->batch++;
-	pthread_cond_broadcast(&p->work);
-	while (p->finished < p->njobs)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-}
-
 /* ---- progress -------------------------------------------------------- */
 
 static double
@@ -562,6 +539,53 @@ progress(struct progress *pr, int final)
 	    pr->tty ? "\r" : "", bd_prog, pr->groups, pr->files, (double)pr->bytes / 1048576,
 	    t > 0 ? (double)pr->bytes / 1048576 / t : 0.0,
 	    pr->tty && !final ? "\033[K" : "\n");
+}
+
+/* ---- loops shared out ---------------------------------------------- */
+
+/* the oldest loop not yet fully taken, or NULL */
+static struct step *
+loop_open(struct ring *q)
+{
+	struct step *s;
+
+	for (s = q->steps; s && s->next == s->n; s = s->later)
+		;
+	return s;
+}
+
+/* FN(JB, i) for i below N; with other workers about and a loop long
+ * enough, they take steps too: a big group of small files is otherwise
+ * one cold open after another */
+static void
+each(struct ring *q, struct job *jb, size_t n, void (*fn)(struct job *, size_t, char *), char *buf)
+{
+	struct step s = { fn, jb, 0, n, 0, NULL }, **p;
+	size_t i;
+
+	if (q->nworkers < 2 || n < HELP_MIN) {
+		for (i = 0; i < n; i++)
+			fn(jb, i, buf);
+		return;
+	}
+	pthread_mutex_lock(&q->mu);
+	for (p = &q->steps; *p; p = &(*p)->later)
+		;
+	*p = &s;
+	pthread_cond_broadcast(&q->work);
+	while (s.next < s.n) {
+		i = s.next++;
+		pthread_mutex_unlock(&q->mu);
+		fn(jb, i, buf);
+		pthread_mutex_lock(&q->mu);
+		s.done++;
+	}
+	while (s.done < s.n)
+		pthread_cond_wait(&q->helped, &q->mu);
+	for (p = &q->steps; *p != &s; p = &(*p)->later)
+		;
+	*p = s.later;
+	pthread_mutex_unlock(&q->mu);
 }
 
 /* ---- one group ------------------------------------------------------- */
@@ -702,18 +726,28 @@ make_units(struct member *mem, size_t n, struct unit *units, size_t *idx)
 	return nu;
 }
 
+static void
+sample_step(struct job *jb, size_t i, char *buf)
+{
+	struct unit *u = &jb->units[jb->jobs[i]];
+
+	if (sample_member(&jb->mem[u->first], buf, u->sample) < 0)
+		u->failed = 1;               /* its first member is dropped */
+}
+
 /* keeps the jobs whose sample matches another job's sample */
 static size_t
-split_by_sample(struct member *mem, struct unit *units, size_t *jobs, size_t nj, char *buf)
+split_by_sample(struct ring *q, struct job *jb, size_t nj, char *buf)
 {
+	struct unit *units = jb->units;
+	size_t *jobs = jb->jobs;
 	char *keep = bd_ecalloc(nj, 1);
 	size_t i, k = 0;
 
+	each(q, jb, nj, sample_step, buf);
 	for (i = 0; i < nj; i++)
-		if (sample_member(&mem[units[jobs[i]].first], buf, units[jobs[i]].sample) == 0)
+		if (!units[jobs[i]].failed)
 			jobs[k++] = jobs[i];
-		else
-			units[jobs[i]].failed = 1;   /* its first member is dropped */
 	nj = k;
 	qsort_r(jobs, nj, sizeof *jobs, by_sample, units);
 	for (i = 0; i + 1 < nj; i++)
@@ -758,34 +792,51 @@ sample_unit(struct member *mem, struct unit *u, char *buf)
 	u->failed = 1;
 }
 
+static void
+sample_job_step(struct job *jb, size_t i, char *buf)
+{
+	struct unit *u = &jb->units[jb->jobs[i]];
+
+	if (!u->sampled)
+		sample_unit(jb->mem, u, buf);
+}
+
+static void
+sample_idx_step(struct job *jb, size_t i, char *buf)
+{
+	sample_unit(jb->mem, &jb->units[jb->idx[i]], buf);
+}
+
 /* With a catalog: keeps the jobs (the unknown units) whose sample matches
  * another unit's, known or not. A known unit is never read in full, and
  * sampled only when a sampled unknown unit may match it; a unit whose
  * sample no other unit has cannot match any. Samples come from the
  * samples file when it has one, else are read. */
 static size_t
-match_samples(struct member *mem, struct unit *units, size_t nu, size_t *jobs, size_t nj,
-    const struct table *smp, char *buf)
+match_samples(struct ring *q, struct job *jb, size_t nu, size_t nj, char *buf)
 {
-	size_t *idx = bd_ecalloc(nu, sizeof *idx);
+	struct member *mem = jb->mem;
+	struct unit *units = jb->units;
+	size_t *jobs = jb->jobs, *idx = jb->idx;
 	char *dup = bd_ecalloc(nu, 1);
 	size_t i, k, ns = 0, nknown = 0, nsampled = 0;
 
 	for (k = 0; k < nu; k++) {
-		cached_sample(mem, &units[k], smp);
+		cached_sample(mem, &units[k], q->smp);
 		nknown += units[k].known;
 	}
 	if (nj + nknown < 2)
 		nj = 0;                  /* nothing left to match it */
-	for (i = 0; i < nj; i++) {
-		if (!units[jobs[i]].sampled)
-			sample_unit(mem, &units[jobs[i]], buf);
+	each(q, jb, nj, sample_job_step, buf);
+	for (i = 0; i < nj; i++)
 		nsampled += units[jobs[i]].sampled;
-	}
+	/* IDX is scratch here: make_units is done with it, write_classes
+	 * fills it again */
 	for (k = 0; k < nu && nsampled; k++)
 		if (units[k].known && !units[k].sampled)
-			sample_unit(mem, &units[k], buf);
-	for (k = 0; k < nu; k++)
+			idx[ns++] = k;
+	each(q, jb, ns, sample_idx_step, buf);
+	for (k = ns = 0; k < nu; k++)
 		if (units[k].sampled)
 			idx[ns++] = k;
 	qsort_r(idx, ns, sizeof *idx, by_sample, units);
@@ -796,7 +847,6 @@ match_samples(struct member *mem, struct unit *units, size_t nu, size_t *jobs, s
 		if (dup[jobs[i]])
 			jobs[k++] = jobs[i];
 	free(dup);
-	free(idx);
 	return k;
 }
 
@@ -858,30 +908,47 @@ write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_
 	}
 }
 
+/* one member: still the inode named, and its layout */
 static void
-do_group(struct bd_group *g, struct table *cat, struct table *learnt, const struct table *smp,
-    struct table *lsmp, struct pool *pool, struct progress *pr, char *buf)
+member_step(struct job *jb, size_t i, char *buf)
 {
-	struct member *mem = bd_ecalloc(g->n, sizeof *mem);
-	struct unit *units = bd_ecalloc(g->n, sizeof *units);
-	size_t *jobs = bd_ecalloc(g->n, sizeof *jobs);
-	size_t *idx = bd_ecalloc(g->n, sizeof *idx);
+	struct member *m = &jb->mem[i];
+	int fd = open_member(m, &m->st);
+
+	(void)buf;
+	if (fd < 0)
+		return;
+	if (bd_extents_get(fd, &m->x) < 0)
+		m->x.n = 0;                  /* cannot compare: read it */
+	close(fd);
+}
+
+static void
+hash_step(struct job *jb, size_t i, char *buf)
+{
+	hash_unit(jb->mem, &jb->units[jb->jobs[i]], buf);
+}
+
+/* the reading part of one group, in a worker: touches only JB and reads
+ * the catalog, so that groups can be worked on side by side */
+static void
+work_group(struct ring *q, struct job *jb, char *buf)
+{
+	const struct table *cat = q->cat;
+	struct bd_group *g = &jb->g;
+	struct member *mem = jb->mem = bd_ecalloc(g->n, sizeof *mem);
+	struct unit *units = jb->units = bd_ecalloc(g->n, sizeof *units);
+	size_t *jobs = jb->jobs = bd_ecalloc(g->n, sizeof *jobs);
+	size_t *idx = jb->idx = bd_ecalloc(g->n, sizeof *idx);
 	size_t n, nu = 0, nj = 0, nknown = 0, i, k, alive = 0;
 	uint64_t size = g->r[0].size;
 
 	/* hard links are one member */
 	n = collapse_links(g, mem, idx);
-	/* every member: still the inode named, and its layout */
-	for (i = 0; i < n && n >= 2; i++) {
-		int fd = open_member(&mem[i], &mem[i].st);
-
-		if (fd < 0)
-			continue;
-		if (bd_extents_get(fd, &mem[i].x) < 0)
-			mem[i].x.n = 0;          /* cannot compare: read it */
-		close(fd);
-		alive++;
-	}
+	if (n >= 2)
+		each(q, jb, n, member_step, buf);
+	for (i = 0; i < n && n >= 2; i++)
+		alive += mem[i].state == ALIVE;
 	if (alive >= 2)
 		nu = make_units(mem, n, units, idx);
 	for (i = 0; i < n && cat && nu >= 2; i++) {
@@ -902,28 +969,39 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, const stru
 		for (k = 0; k < nu; k++)
 			if (!units[k].known)
 				jobs[nj++] = k;
-		if (size >= SAMPLE_MIN && smp)
-			nj = match_samples(mem, units, nu, jobs, nj, smp, buf);
+		if (size >= SAMPLE_MIN && q->smp)
+			nj = match_samples(q, jb, nu, nj, buf);
 		else if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
-			nj = split_by_sample(mem, units, jobs, nj, buf);
+			nj = split_by_sample(q, jb, nj, buf);
 		if (nj == 1 && nknown == 0)
 			nj = 0;                  /* nothing left to match it */
-		if (pool && nj > 1)
-			run_jobs(pool, mem, units, jobs, nj);
-		else
-			for (i = 0; i < nj; i++)
-				hash_unit(mem, &units[jobs[i]], buf);
-		for (i = 0; i < nj; i++) {
-			pr->bytes += units[jobs[i]].bytes;
-			pr->files += units[jobs[i]].bytes || size == 0;
-		}
+		each(q, jb, nj, hash_step, buf);
+	}
+	jb->n = n;
+	jb->nu = nu;
+	jb->nj = nj;
+}
+
+/* the rest of one group, in the main thread and in input order: notes,
+ * output, page cache, what was learnt, progress */
+static void
+finish_group(struct job *jb, struct table *learnt, const struct table *smp, struct table *lsmp,
+    struct progress *pr)
+{
+	struct member *mem = jb->mem;
+	struct unit *units = jb->units;
+	size_t n = jb->n, nu = jb->nu, nj = jb->nj, i;
+
+	for (i = 0; i < nj; i++) {
+		pr->bytes += units[jb->jobs[i]].bytes;
+		pr->files += units[jb->jobs[i]].bytes || jb->g.r[0].size == 0;
 	}
 	/* notes in input order, whatever thread met the problem */
 	for (i = 0; i < n; i++)
 		note(learnt, &mem[i]);
 	if (nu >= 2) {
-		write_classes(mem, n, units, nu, idx);
-		evict_unmatched(mem, units, jobs, nj);
+		write_classes(mem, n, units, nu, jb->idx);
+		evict_unmatched(mem, units, jb->jobs, nj);
 	}
 	/* every digest known, matched or not, saves a read next time */
 	for (i = 0; i < n && learnt && nu >= 2; i++)
@@ -937,23 +1015,113 @@ do_group(struct bd_group *g, struct table *cat, struct table *learnt, const stru
 		bd_extents_free(&mem[i].x);
 	free(units);
 	free(mem);
-	free(jobs);
-	free(idx);
+	free(jb->jobs);
+	free(jb->idx);
+}
+
+/* ---- groups side by side (-j) --------------------------------------- */
+
+static void *
+worker(void *arg)
+{
+	struct ring *q = arg;
+	char *buf = bd_emalloc(BUFSZ);
+	struct step *s;
+	struct job *jb;
+	size_t i;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		/* loops begun before new groups, oldest first: the head of
+		 * the window waits on them */
+		if ((s = loop_open(q))) {
+			i = s->next++;
+			pthread_mutex_unlock(&q->mu);
+			s->fn(s->jb, i, buf);
+			pthread_mutex_lock(&q->mu);
+			if (++s->done == s->n)
+				pthread_cond_broadcast(&q->helped);
+			continue;
+		}
+		if (q->next == q->tail) {
+			if (q->quit)
+				break;
+			pthread_cond_wait(&q->work, &q->mu);
+			continue;
+		}
+		jb = &q->slot[q->next++ % q->nslots];
+		pthread_mutex_unlock(&q->mu);
+		work_group(q, jb, buf);
+		pthread_mutex_lock(&q->mu);
+		jb->done = 1;
+		pthread_cond_signal(&q->done);
+	}
+	pthread_mutex_unlock(&q->mu);
+	free(buf);
+	return NULL;
+}
+
+/* finishes the jobs done at the head of the window, in order, waiting
+ * until a slot is free (with the input at its end, until all are done) */
+static void
+ring_finish(struct ring *q, struct table *learnt, struct table *lsmp, struct progress *pr)
+{
+	struct job *jb;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->head < q->tail) {
+		jb = &q->slot[q->head % q->nslots];
+		if (!jb->done) {
+			if (q->tail - q->head < q->nslots && !q->quit)
+				break;
+			pthread_cond_wait(&q->done, &q->mu);
+			continue;
+		}
+		/* a done job is the main thread's alone */
+		pthread_mutex_unlock(&q->mu);
+		finish_group(jb, learnt, q->smp, lsmp, pr);
+		jb->done = 0;
+		pthread_mutex_lock(&q->mu);
+		q->head++;
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* the slot the next group is read into; one is free (ring_finish) */
+static struct job *
+ring_slot(struct ring *q)
+{
+	return &q->slot[q->tail % q->nslots];
+}
+
+/* hands the group just read into ring_slot to the workers, or, without
+ * workers, works on it here */
+static void
+ring_push(struct ring *q, char *buf)
+{
+	struct job *jb = ring_slot(q);
+
+	if (q->nworkers == 0) {
+		work_group(q, jb, buf);
+		jb->done = 1;
+	}
+	pthread_mutex_lock(&q->mu);
+	q->tail++;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->mu);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct bd_input in;
-	struct bd_group g;
 	struct table cat, learnt, smp, lsmp;
-	struct pool pool;
+	struct ring q;
 	struct progress pr;
 	pthread_t *th = NULL;
 	const char *catalog = NULL;
 	char *samples = NULL;
-	uint64_t bad = 0;
-	uint64_t njobs = 2;
+	uint64_t njobs = 32, bad = 0;
 	int c, update = 0, prio = 0, loaded = 0;
 	size_t i;
 	char *buf;
@@ -999,40 +1167,50 @@ main(int argc, char **argv)
 	memset(&learnt, 0, sizeof learnt);
 	memset(&smp, 0, sizeof smp);
 	memset(&lsmp, 0, sizeof lsmp);
-	memset(&g, 0, sizeof g);
+	memset(&q, 0, sizeof q);
 	buf = bd_emalloc(BUFSZ);
-	if (njobs > 1) {
-		memset(&pool, 0, sizeof pool);
-		pthread_mutex_init(&pool.mu, NULL);
-		pthread_cond_init(&pool.work, NULL);
-		pthread_cond_init(&pool.done, NULL);
-		th = bd_ecalloc(njobs, sizeof *th);
-		for (i = 0; i < njobs; i++)
-			if ((errno = pthread_create(&th[i], NULL, worker, &pool)))
-				bd_die("pthread_create:");
-	}
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.work, NULL);
+	pthread_cond_init(&q.done, NULL);
+	pthread_cond_init(&q.helped, NULL);
+	/* -j 1 is a plain serial run: no worker, one slot */
+	q.nworkers = njobs > 1 ? njobs : 0;
+	/* room for workers to go on past a slow group at the head */
+	q.nslots = njobs > 1 ? 4 * njobs : 1;
+	q.slot = bd_ecalloc(q.nslots, sizeof *q.slot);
+	q.cat = catalog ? &cat : NULL;
+	q.smp = catalog ? &smp : NULL;
+	if (q.nworkers)
+		th = bd_ecalloc(q.nworkers, sizeof *th);
+	for (i = 0; i < q.nworkers; i++)
+		if ((errno = pthread_create(&th[i], NULL, worker, &q)))
+			bd_die("pthread_create:");
 	bd_input_init(&in, argc - optind, argv + optind);
-	while (bd_group_next(&in, &g) > 0) {
+	for (;;) {
+		ring_finish(&q, update ? &learnt : NULL, update ? &lsmp : NULL, &pr);
+		if (bd_group_next(&in, &ring_slot(&q)->g) == 0)
+			break;
+		/* before any worker can look at it */
 		if (catalog && !loaded) {
 			load_catalog(&cat, catalog);
 			samples = bd_samples_path(catalog);
 			bad = load_samples(&smp, samples);
 			loaded = 1;
 		}
-		do_group(&g, catalog ? &cat : NULL, update ? &learnt : NULL,
-		    catalog ? &smp : NULL, update ? &lsmp : NULL, th ? &pool : NULL, &pr, buf);
+		ring_push(&q, buf);
 	}
 	bd_input_close(&in);
-	bd_group_free(&g);
-	if (th) {
-		pthread_mutex_lock(&pool.mu);
-		pool.quit = 1;
-		pthread_cond_broadcast(&pool.work);
-		pthread_mutex_unlock(&pool.mu);
-		for (i = 0; i < njobs; i++)
-			pthread_join(th[i], NULL);
-		free(th);
-	}
+	pthread_mutex_lock(&q.mu);
+	q.quit = 1;
+	pthread_cond_broadcast(&q.work);
+	pthread_mutex_unlock(&q.mu);
+	ring_finish(&q, update ? &learnt : NULL, update ? &lsmp : NULL, &pr);
+	for (i = 0; i < q.nworkers; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < q.nslots; i++)
+		bd_group_free(&q.slot[i].g);
+	free(q.slot);
+	free(th);
 	if (fflush(stdout) == EOF)
 		bd_die("write error:");
 	if (update) {
