@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,9 +21,11 @@
 #define USAGE "bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-v] [FILE...]"
 #define BLOCK 4096
 #define SAMPLE_MIN (4 * BLOCK)   /* smaller files are simply read in full */
-#define BUFSZ (1u << 20)
+#define BUFSZ (128u << 10)      /* per worker; readahead does the large reads */
 #define MAXJOBS 64
 #define HELP_MIN 8               /* steps of a loop worth sharing out */
+#define INFLIGHT 4096            /* records in the window; memory, not speed */
+#define KEEP_CAP 64              /* a slot keeps room for this many records */
 
 enum { ALIVE, GONE, DROPPED };
 
@@ -92,6 +95,7 @@ struct ring {
 	struct job *slot;
 	size_t nslots, nworkers;
 	uint64_t head, next, tail;
+	size_t inflight;         /* records between head and tail (main thread) */
 	struct step *steps;
 	const struct table *cat;
 	const struct table *smp; /* samples file, with a catalog */
@@ -112,7 +116,7 @@ table_new(struct table *t)
 	struct entry *e;
 
 	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 256;
+		t->cap = t->cap ? t->cap / 2 * 3 : 256;
 		t->e = bd_erealloc(t->e, t->cap * sizeof *t->e);
 	}
 	e = &t->e[t->n++];
@@ -1072,7 +1076,10 @@ ring_finish(struct ring *q, struct table *learnt, struct table *lsmp, struct pro
 	while (q->head < q->tail) {
 		jb = &q->slot[q->head % q->nslots];
 		if (!jb->done) {
-			if (q->tail - q->head < q->nslots && !q->quit)
+			/* room for one more group: a free slot, and
+			 * records in flight below the budget (groups of
+			 * thousands of small files come in runs) */
+			if (q->tail - q->head < q->nslots && q->inflight < INFLIGHT && !q->quit)
 				break;
 			pthread_cond_wait(&q->done, &q->mu);
 			continue;
@@ -1080,6 +1087,10 @@ ring_finish(struct ring *q, struct table *learnt, struct table *lsmp, struct pro
 		/* a done job is the main thread's alone */
 		pthread_mutex_unlock(&q->mu);
 		finish_group(jb, learnt, q->smp, lsmp, pr);
+		q->inflight -= jb->g.n;
+		/* a slot that held a big group gives its room back */
+		if (jb->g.cap > KEEP_CAP)
+			bd_group_free(&jb->g);
 		jb->done = 0;
 		pthread_mutex_lock(&q->mu);
 		q->head++;
@@ -1105,6 +1116,7 @@ ring_push(struct ring *q, char *buf)
 		work_group(q, jb, buf);
 		jb->done = 1;
 	}
+	q->inflight += jb->g.n;
 	pthread_mutex_lock(&q->mu);
 	q->tail++;
 	pthread_cond_signal(&q->work);
@@ -1127,6 +1139,9 @@ main(int argc, char **argv)
 	char *buf;
 
 	bd_init(argv[0]);
+	/* glibc gives each thread an arena of its own: with 32 workers that
+	 * is tens of MiB held for a few small allocations per group */
+	mallopt(M_ARENA_MAX, 2);
 	memset(&pr, 0, sizeof pr);
 	while ((c = getopt(argc, argv, "hC:uj:pv")) != -1) {
 		switch (c) {
