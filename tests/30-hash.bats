@@ -155,6 +155,30 @@ traced() {
 	assert_output ""
 }
 
+@test "data a read-only snapshot shares is read through the snapshot's file" {
+	# bedup-clone takes the snapshot's file as the source, and the page
+	# cache is per inode: reading the data through it leaves the kernel's
+	# compare the source's own pages
+	btrfs -q subvolume create "$D/v"
+	mkfile "$D/v/a" 3000000 ro
+	btrfs -q subvolume snapshot -r "$D/v" "$D/snap"
+	copy "$D/v/a" "$D/b"
+	sync
+	record "$D/v/a" "$D/snap/a" "$D/b" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr traced "$D/v/a" "$D/snap/a" "$D/b" -- bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/b")" "$(record "$D/v/a" "$D/snap/a" "$D/b")")"
+	# v/a, first of the pair, gives the sample (3 preads); the whole
+	# data is read (read calls) through snap/a
+	run grep -cE "^[0-9]+ +read\([0-9]+<$D/v/a>" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	run grep -cE "^[0-9]+ +read\([0-9]+<$D/snap/a>" "$BATS_TEST_TMPDIR/strace"
+	[ "$output" -gt 0 ]
+	run grep -cE "^[0-9]+ +read\([0-9]+<$D/b>" "$BATS_TEST_TMPDIR/strace"
+	[ "$output" -gt 0 ]
+}
+
 @test "reflinked copies are dropped without reading their data" {
 	mkfile "$D/a" 4000000 r
 	cp --reflink=always "$D/a" "$D/b"

@@ -144,7 +144,9 @@ print(sorted((k, os.getxattr(p, k, follow_symlinks=False))
 # and to strace -y, as "/" instead of its path. Call before a trace that
 # tells files apart by path, and check it with unnamed_reads.
 named() {
-	find "$@" >/dev/null
+	# %s makes find stat each file: listing a directory alone looks up
+	# no dentry of its files
+	find "$@" -printf '%s\n' >/dev/null
 }
 
 # unnamed_reads TRACE: reads in an strace -y log on an fd shown as "/",

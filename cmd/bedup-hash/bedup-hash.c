@@ -481,18 +481,42 @@ sample_member(struct member *m, char *buf, uint8_t sample[16])
 	return ret;
 }
 
+/* whether M lies in a read-only subvolume (a snapshot); no if unsure */
+static int
+member_readonly(struct member *m)
+{
+	struct stat st;
+	int fd, ro = 0;
+
+	if (bd_open_record(&m->r, 0, &fd, &st) != BD_OPEN_OK)
+		return 0;
+	if (bd_subvol_readonly_fd(fd, &ro) < 0)
+		ro = 0;
+	close(fd);
+	return ro;
+}
+
 /* reads unit U in full through the first member that can be read; all
- * its members share the data, so any one will do */
+ * its members share the data, so any one will do. But the page cache is
+ * per inode, and bedup-clone takes a member of a read-only subvolume as
+ * the source when there is one: reading through that member leaves
+ * FIDEDUPERANGE the source's pages, not a copy of the same data cached
+ * under another inode, so that the source is not read from disk again. */
 static void
 hash_unit(struct member *mem, struct unit *u, char *buf)
 {
 	size_t i;
+	int pass;
 
-	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
-		if (hash_member(&mem[i], buf, u->digest, &u->bytes) == 0) {
-			u->known = 1;
-			u->read_by = i;
-			return;
+	for (pass = mem[u->first].next == SIZE_MAX; pass < 2; pass++) {
+		for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
+			if (mem[i].state != ALIVE || (pass == 0 && !member_readonly(&mem[i])))
+				continue;
+			if (hash_member(&mem[i], buf, u->digest, &u->bytes) == 0) {
+				u->known = 1;
+				u->read_by = i;
+				return;
+			}
 		}
 	}
 }
