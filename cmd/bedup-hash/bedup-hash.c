@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/ioprio.h>
 #include <xxhash.h>
@@ -26,6 +27,7 @@
 #define HELP_MIN 8               /* steps of a loop worth sharing out */
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 #define KEEP_CAP 64              /* a slot keeps room for this many records */
+#define KEEP_FDS 64              /* groups up to this size keep their fds */
 
 enum { ALIVE, GONE, DROPPED };
 
@@ -35,6 +37,7 @@ struct member {
 	int replaced;            /* the path names another inode now */
 	char note[128];          /* why it was DROPPED */
 	struct stat st;          /* at the first open */
+	int fd;                  /* kept from the first open, or -1 */
 	struct bd_extents x;
 	size_t unit;
 	size_t next;             /* next member of its unit, or SIZE_MAX */
@@ -75,6 +78,7 @@ struct job {
 	struct unit *units;
 	size_t *jobs, *idx;      /* units to read; scratch */
 	size_t n, nu, nj;
+	int keep_fds;            /* members keep their first open's fd */
 	int done;
 };
 
@@ -99,6 +103,7 @@ struct ring {
 	struct step *steps;
 	const struct table *cat;
 	const struct table *smp; /* samples file, with a catalog */
+	int keep_fds;            /* enough fds for the records in flight */
 	int quit;
 };
 
@@ -371,6 +376,34 @@ open_member(struct member *m, struct stat *st)
 	return fd;
 }
 
+/* M's file: the one its first open checked, kept open when the group is
+ * small (an open by handle with its checks is several system calls,
+ * and a member is read up to three times), or opened again; ST is its
+ * stat now. Give it back with release(). */
+static int
+member_fd(struct member *m, struct stat *st)
+{
+	if (m->fd < 0)
+		return open_member(m, st);
+	if (fstat(m->fd, st) < 0) {
+		drop(m, "fstat: %s", strerror(errno));
+		return -1;
+	}
+	if ((uint64_t)st->st_size != m->r.size) {
+		drop(m, "changed: size is %jd, record says %" PRIu64,
+		    (intmax_t)st->st_size, m->r.size);
+		return -1;
+	}
+	return m->fd;
+}
+
+static void
+release(struct member *m, int fd)
+{
+	if (fd != m->fd)
+		close(fd);
+}
+
 static int
 same_stat(const struct stat *a, const struct stat *b)
 {
@@ -399,13 +432,18 @@ hash_member(struct member *m, char *buf, uint8_t digest[16], uint64_t *bytes)
 	ssize_t n;
 	int fd, ret = -1;
 
-	if ((fd = open_member(m, &st)) < 0)
+	if ((fd = member_fd(m, &st)) < 0)
 		return -1;
 	xs = XXH3_createState();
 	if (!xs)
 		bd_die("XXH3_createState: out of memory");
 	XXH3_128bits_reset(xs);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* a kept fd may have been read before */
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		drop(m, "lseek: %s", strerror(errno));
+		goto out;
+	}
 	for (;;) {
 		n = read(fd, buf, BUFSZ);
 		if (n < 0 && errno == EINTR)
@@ -436,7 +474,7 @@ out:
 	if (ret < 0)
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	XXH3_freeState(xs);
-	close(fd);
+	release(m, fd);
 	return ret;
 }
 
@@ -450,7 +488,7 @@ sample_member(struct member *m, char *buf, uint8_t sample[16])
 	ssize_t n;
 	int fd, i, ret = 0;
 
-	if ((fd = open_member(m, &st)) < 0)
+	if ((fd = member_fd(m, &st)) < 0)
 		return -1;
 	/* no readahead: only these blocks are wanted */
 	posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
@@ -477,7 +515,7 @@ sample_member(struct member *m, char *buf, uint8_t sample[16])
 	if (ret == 0)
 		digest_out(xs, sample);
 	XXH3_freeState(xs);
-	close(fd);
+	release(m, fd);
 	return ret;
 }
 
@@ -488,11 +526,11 @@ member_readonly(struct member *m)
 	struct stat st;
 	int fd, ro = 0;
 
-	if (bd_open_record(&m->r, 0, &fd, &st) != BD_OPEN_OK)
+	if ((fd = m->fd) < 0 && bd_open_record(&m->r, 0, &fd, &st) != BD_OPEN_OK)
 		return 0;
 	if (bd_subvol_readonly_fd(fd, &ro) < 0)
 		ro = 0;
-	close(fd);
+	release(m, fd);
 	return ro;
 }
 
@@ -535,10 +573,11 @@ evict_unmatched(struct member *mem, struct unit *units, const size_t *jobs, size
 		u = &units[jobs[i]];
 		if (u->read_by == SIZE_MAX || u->cls != SIZE_MAX)
 			continue;
-		if (bd_open_record(&mem[u->read_by].r, 0, &fd, &st) != BD_OPEN_OK)
+		if ((fd = mem[u->read_by].fd) < 0 &&
+		    bd_open_record(&mem[u->read_by].r, 0, &fd, &st) != BD_OPEN_OK)
 			continue;
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-		close(fd);
+		release(&mem[u->read_by], fd);
 	}
 }
 
@@ -714,9 +753,11 @@ collapse_links(struct bd_group *g, struct member *mem, size_t *idx)
 	qsort_r(idx, g->n, sizeof *idx, by_inode, g->r);
 	for (i = 0; i < g->n; i++)
 		keep[idx[i]] = i == 0 || !bd_record_same_inode(&g->r[idx[i - 1]], &g->r[idx[i]]);
-	for (i = 0; i < g->n; i++)
+	for (i = 0; i < g->n; i++) {
+		mem[i].fd = -1;
 		if (keep[i])
 			mem[n++].r = g->r[i];
+	}
 	free(keep);
 	return n;
 }
@@ -948,7 +989,10 @@ member_step(struct job *jb, size_t i, char *buf)
 		return;
 	if (bd_extents_get(fd, &m->x) < 0)
 		m->x.n = 0;                  /* cannot compare: read it */
-	close(fd);
+	if (jb->keep_fds)
+		m->fd = fd;
+	else
+		close(fd);
 }
 
 static void
@@ -973,6 +1017,7 @@ work_group(struct ring *q, struct job *jb, char *buf)
 
 	/* hard links are one member */
 	n = collapse_links(g, mem, idx);
+	jb->keep_fds = q->keep_fds && n <= KEEP_FDS;
 	if (n >= 2)
 		each(q, jb, n, member_step, buf);
 	for (i = 0; i < n && n >= 2; i++)
@@ -1039,8 +1084,11 @@ finish_group(struct job *jb, struct table *learnt, const struct table *smp, stru
 		learn_samples(lsmp, smp, mem, n, units);
 	pr->groups++;
 	progress(pr, 0);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		bd_extents_free(&mem[i].x);
+		if (mem[i].fd >= 0)
+			close(mem[i].fd);
+	}
 	free(units);
 	free(mem);
 	free(jb->jobs);
@@ -1147,6 +1195,22 @@ ring_push(struct ring *q, char *buf)
 	pthread_mutex_unlock(&q->mu);
 }
 
+/* whether N files can be open at once, raising the soft limit if needed */
+static int
+fds_for(rlim_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur >= n)
+		return 1;
+	if (rl.rlim_max < n)
+		return 0;
+	rl.rlim_cur = n;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1219,6 +1283,7 @@ main(int argc, char **argv)
 	q.slot = bd_ecalloc(q.nslots, sizeof *q.slot);
 	q.cat = catalog ? &cat : NULL;
 	q.smp = catalog ? &smp : NULL;
+	q.keep_fds = fds_for(INFLIGHT + KEEP_FDS + 64);
 	if (q.nworkers)
 		th = bd_ecalloc(q.nworkers, sizeof *th);
 	for (i = 0; i < q.nworkers; i++)
