@@ -90,6 +90,14 @@ struct bd_record {
  * bytes) holding what is wrong, such as "expected 7 fields, got 3". */
 int bd_record_parse(char *line, size_t len, struct bd_record *r, char *why, size_t whylen);
 
+/* The part of bd_record_parse that other line formats share: splits LINE
+ * in place at TABs into exactly NF fields (FIELD[0..NF)) and checks the
+ * six a record begins with, SIZE, a digest named HASHNAME ("HASH" allows
+ * "-" as well), FSID, SUBVOL, INO and GEN, into R. Returns 0, or -1 with
+ * WHY as bd_record_parse. */
+int bd_record_fields(char *line, size_t len, size_t nf, char **field, const char *hashname,
+    struct bd_record *r, char *why, size_t whylen);
+
 /* Writes R as one record line. Returns 0 or -1 on a write error. */
 int bd_record_write(FILE *f, const struct bd_record *r);
 

@@ -7,7 +7,7 @@
 #include "bedup.h"
 
 static const char *const fieldname[] = {
-	"SIZE", "HASH", "FSID", "SUBVOL", "INO", "GEN", "PATH",
+	"SIZE", "HASH", "FSID", "SUBVOL", "INO", "GEN",
 };
 
 static int
@@ -17,11 +17,11 @@ ishex(int c)
 }
 
 static int
-valid_hash(const char *s)
+valid_hash(const char *s, int dash)
 {
 	size_t i;
 
-	if (strcmp(s, "-") == 0)
+	if (dash && strcmp(s, "-") == 0)
 		return 1;
 	for (i = 0; i < BD_HASH_LEN; i++)
 		if (!ishex((unsigned char)s[i]))
@@ -46,11 +46,12 @@ valid_fsid(const char *s)
 }
 
 int
-bd_record_parse(char *line, size_t len, struct bd_record *r, char *why, size_t whylen)
+bd_record_fields(char *line, size_t len, size_t nf, char **field, const char *hashname,
+    struct bd_record *r, char *why, size_t whylen)
 {
-	char *field[7];
-	uint64_t *num[7] = { &r->size, NULL, NULL, &r->subvol, &r->ino, &r->gen, NULL };
-	size_t nf = 1, i;
+	uint64_t *num[6] = { &r->size, NULL, NULL, &r->subvol, &r->ino, &r->gen };
+	size_t n = 1, i;
+	int dash = strcmp(hashname, "HASH") == 0;
 	char *p;
 
 	if (memchr(line, '\0', len)) {
@@ -59,16 +60,16 @@ bd_record_parse(char *line, size_t len, struct bd_record *r, char *why, size_t w
 	}
 	field[0] = line;
 	for (p = line; (p = memchr(p, '\t', len - (size_t)(p - line))); p++) {
-		if (nf < 7)
-			field[nf] = p + 1;
-		nf++;
+		if (n < nf)
+			field[n] = p + 1;
+		n++;
 		*p = '\0';
 	}
-	if (nf != 7) {
-		snprintf(why, whylen, "expected 7 fields, got %zu", nf);
+	if (n != nf) {
+		snprintf(why, whylen, "expected %zu fields, got %zu", nf, n);
 		return -1;
 	}
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 6; i++) {
 		if (!num[i])
 			continue;
 		if (bd_parse_u64(field[i], num[i]) < 0) {
@@ -77,8 +78,9 @@ bd_record_parse(char *line, size_t len, struct bd_record *r, char *why, size_t w
 			return -1;
 		}
 	}
-	if (!valid_hash(field[1])) {
-		snprintf(why, whylen, "bad HASH: not '-' or 32 lowercase hex digits");
+	if (!valid_hash(field[1], dash)) {
+		snprintf(why, whylen, "bad %s: not %s32 lowercase hex digits", hashname,
+		    dash ? "'-' or " : "");
 		return -1;
 	}
 	memcpy(r->hash, field[1], strlen(field[1]) + 1);
@@ -91,6 +93,16 @@ bd_record_parse(char *line, size_t len, struct bd_record *r, char *why, size_t w
 		snprintf(why, whylen, "bad %s: zero", r->subvol ? "INO" : "SUBVOL");
 		return -1;
 	}
+	return 0;
+}
+
+int
+bd_record_parse(char *line, size_t len, struct bd_record *r, char *why, size_t whylen)
+{
+	char *field[7];
+
+	if (bd_record_fields(line, len, 7, field, "HASH", r, why, whylen) < 0)
+		return -1;
 	r->path = field[6];
 	if (bd_unescape(r->path, len - (size_t)(field[6] - line), &r->pathlen) < 0) {
 		snprintf(why, whylen, "bad escape in PATH");

@@ -9,10 +9,6 @@
 
 #define NFIELDS 6
 
-static const char *const fieldname[NFIELDS] = {
-	"SIZE", "SAMPLE", "FSID", "SUBVOL", "INO", "GEN",
-};
-
 char *
 bd_samples_path(const char *catalog)
 {
@@ -24,71 +20,21 @@ bd_samples_path(const char *catalog)
 	return p;
 }
 
-/* S is N lowercase hex digits, but for a dash at each position whose bit
- * is set in DASHES */
-static int
-lowhex(const char *s, size_t n, uint64_t dashes)
-{
-	size_t i;
-	int c;
-
-	if (strlen(s) != n)
-		return 0;
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if ((dashes >> i & 1) ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return 0;
-	}
-	return 1;
-}
-
-#define FSID_DASHES (1ull << 8 | 1ull << 13 | 1ull << 18 | 1ull << 23)
-
+/* SIZE SAMPLE FSID SUBVOL INO GEN: a record's first six fields, SAMPLE
+ * in HASH's place */
 static int
 parse(char *line, size_t len, struct bd_sample *e, char *why, size_t whylen)
 {
 	char *field[NFIELDS];
-	uint64_t *num[NFIELDS] = { &e->size, NULL, NULL, &e->key.subvol, &e->key.ino, &e->gen };
-	size_t nf = 1, i;
-	char *p;
+	struct bd_record r;
 
 	memset(e, 0, sizeof *e);
-	if (memchr(line, '\0', len)) {
-		snprintf(why, whylen, "NUL byte in line");
+	if (bd_record_fields(line, len, NFIELDS, field, "SAMPLE", &r, why, whylen) < 0)
 		return -1;
-	}
-	field[0] = line;
-	for (p = line; (p = memchr(p, '\t', len - (size_t)(p - line))); p++) {
-		if (nf < NFIELDS)
-			field[nf] = p + 1;
-		nf++;
-		*p = '\0';
-	}
-	if (nf != NFIELDS) {
-		snprintf(why, whylen, "expected %d fields, got %zu", NFIELDS, nf);
-		return -1;
-	}
-	for (i = 0; i < NFIELDS; i++) {
-		if (num[i] && bd_parse_u64(field[i], num[i]) < 0) {
-			snprintf(why, whylen, "bad %s: %s", fieldname[i],
-			    errno == ERANGE ? "number too large" : "not a decimal number");
-			return -1;
-		}
-	}
-	if (!lowhex(field[1], BD_HASH_LEN, 0)) {
-		snprintf(why, whylen, "bad SAMPLE: not 32 lowercase hex digits");
-		return -1;
-	}
-	bd_hash_pack(field[1], e->sample);
-	if (!lowhex(field[2], BD_FSID_LEN, FSID_DASHES)) {
-		snprintf(why, whylen, "bad FSID: not a lowercase UUID");
-		return -1;
-	}
-	bd_fsid_pack(field[2], e->key.fsid);
-	if (e->key.subvol == 0 || e->key.ino == 0) {
-		snprintf(why, whylen, "bad %s: zero", e->key.subvol ? "INO" : "SUBVOL");
-		return -1;
-	}
+	e->size = r.size;
+	e->gen = r.gen;
+	bd_hash_pack(r.hash, e->sample);
+	bd_inode_key(&e->key, &r);
 	return 0;
 }
 
