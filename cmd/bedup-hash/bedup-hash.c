@@ -52,7 +52,7 @@ struct unit {
 	uint8_t sample[16];
 	uint64_t bytes;          /* read by a worker */
 	size_t read_by;          /* the member read in full, or SIZE_MAX */
-	size_t cls, nunits;      /* class of equal digests */
+	size_t cls;              /* class of equal digests */
 };
 
 /* what the catalog (or the samples file) knows, or what this run
@@ -150,10 +150,10 @@ table_find(const struct table *t, const struct bd_record *r)
 }
 
 /* T's entry for R's inode as it is now (same generation and size) */
-static const struct entry *
+static struct entry *
 table_valid(const struct table *t, const struct bd_record *r)
 {
-	const struct entry *e = table_find(t, r);
+	struct entry *e = table_find(t, r);
 
 	return e && e->gen == r->gen && e->size == r->size ? e : NULL;
 }
@@ -233,7 +233,7 @@ update_catalog(struct table *learnt, const char *path, struct table *keep)
 				bd_hash_unpack(d, r.hash);
 			}
 		}
-		if (keep && (e = table_find(keep, &r)) && e->gen == r.gen && e->size == r.size)
+		if (keep && (e = table_valid(keep, &r)))
 			e->seen = 1;
 		if (write)
 			bd_record_write(at.f, &r);   /* errors show at commit */
@@ -350,6 +350,16 @@ drop(struct member *m, const char *fmt, ...)
 	m->state = DROPPED;
 }
 
+/* whether ST still has the size M's record names; if not, M is dropped */
+static int
+size_ok(struct member *m, const struct stat *st)
+{
+	if ((uint64_t)st->st_size == m->r.size)
+		return 1;
+	drop(m, "changed: size is %jd, record says %" PRIu64, (intmax_t)st->st_size, m->r.size);
+	return 0;
+}
+
 /* opens M, checking it is still the inode and size its record names */
 static int
 open_member(struct member *m, struct stat *st)
@@ -367,9 +377,7 @@ open_member(struct member *m, struct stat *st)
 		drop(m, "%s", bd_open_strerror(res));
 		return -1;
 	}
-	if ((uint64_t)st->st_size != m->r.size) {
-		drop(m, "changed: size is %jd, record says %" PRIu64,
-		    (intmax_t)st->st_size, m->r.size);
+	if (!size_ok(m, st)) {
 		close(fd);
 		return -1;
 	}
@@ -389,12 +397,21 @@ member_fd(struct member *m, struct stat *st)
 		drop(m, "fstat: %s", strerror(errno));
 		return -1;
 	}
-	if ((uint64_t)st->st_size != m->r.size) {
-		drop(m, "changed: size is %jd, record says %" PRIu64,
-		    (intmax_t)st->st_size, m->r.size);
-		return -1;
-	}
-	return m->fd;
+	return size_ok(m, st) ? m->fd : -1;
+}
+
+/* M's kept fd, or a fresh identity-checked one; -1 if neither, M left
+ * as it is (no note: for hints, not for reading). Give it back with
+ * release(). */
+static int
+peek_fd(struct member *m)
+{
+	struct stat st;
+	int fd;
+
+	if (m->fd >= 0)
+		return m->fd;
+	return bd_open_record(&m->r, 0, &fd, &st) == BD_OPEN_OK ? fd : -1;
 }
 
 static void
@@ -523,10 +540,9 @@ sample_member(struct member *m, char *buf, uint8_t sample[16])
 static int
 member_readonly(struct member *m)
 {
-	struct stat st;
 	int fd, ro = 0;
 
-	if ((fd = m->fd) < 0 && bd_open_record(&m->r, 0, &fd, &st) != BD_OPEN_OK)
+	if ((fd = peek_fd(m)) < 0)
 		return 0;
 	if (bd_subvol_readonly_fd(fd, &ro) < 0)
 		ro = 0;
@@ -565,7 +581,6 @@ static void
 evict_unmatched(struct member *mem, struct unit *units, const size_t *jobs, size_t nj)
 {
 	struct unit *u;
-	struct stat st;
 	size_t i;
 	int fd;
 
@@ -573,8 +588,7 @@ evict_unmatched(struct member *mem, struct unit *units, const size_t *jobs, size
 		u = &units[jobs[i]];
 		if (u->read_by == SIZE_MAX || u->cls != SIZE_MAX)
 			continue;
-		if ((fd = mem[u->read_by].fd) < 0 &&
-		    bd_open_record(&mem[u->read_by].r, 0, &fd, &st) != BD_OPEN_OK)
+		if ((fd = peek_fd(&mem[u->read_by])) < 0)
 			continue;
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 		release(&mem[u->read_by], fd);
@@ -1030,8 +1044,7 @@ work_group(struct ring *q, struct job *jb, char *buf)
 
 		if (mem[i].state != ALIVE || u->known)
 			continue;
-		e = table_find(cat, &mem[i].r);
-		if (e && e->gen == mem[i].r.gen && e->size == mem[i].r.size) {
+		if ((e = table_valid(cat, &mem[i].r))) {
 			u->known = 1;
 			memcpy(u->digest, e->digest, 16);
 			nknown++;
