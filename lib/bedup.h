@@ -381,4 +381,25 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
  * no subvolume id), or what open_by_handle_at(2) gives. */
 int bd_open_handle(const struct bd_record *r, int flags);
 
+/* ---- csum.c: what btrfs's data checksums tell of a file ------------ */
+
+struct bd_csum_fs {
+	uint32_t sectorsize, nodesize, csum_size;
+};
+
+/* The checksum geometry of the filesystem FD is on (BTRFS_IOC_FS_INFO).
+ * Returns 0 or -1/errno. */
+int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
+
+/* Into OUT, a digest of the checksums btrfs keeps of every sector of the
+ * data X maps (the extent map of a file of SIZE bytes, read through FD):
+ * files with different digests hold different bytes; equal digests
+ * prove nothing. Reads only the checksum tree (CAP_SYS_ADMIN), with BUF
+ * (BUFSZ bytes, at least 64 KiB more than a search header) as scratch.
+ * Returns 1, 0 when the file has data without checksums of its bytes
+ * (holes, inline, compressed, preallocated, nodatasum, a map gone
+ * stale), or -1/errno. */
+int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, uint64_t size,
+    void *buf, size_t bufsz, uint8_t out[16]);
+
 #endif

@@ -48,8 +48,10 @@ struct unit {
 	int failed;              /* the sample could not be read */
 	int known;               /* DIGEST holds the whole-file digest */
 	int sampled;             /* SAMPLE holds its sample (read or cached) */
+	int csummed;             /* CSUM holds the digest of its checksums */
 	uint8_t digest[16];
 	uint8_t sample[16];
+	uint8_t csum[16];
 	uint64_t bytes;          /* read by a worker */
 	size_t read_by;          /* the member read in full, or SIZE_MAX */
 	size_t cls;              /* class of equal digests */
@@ -78,6 +80,7 @@ struct job {
 	struct unit *units;
 	size_t *jobs, *idx;      /* units to read; scratch */
 	size_t n, nu, nj;
+	struct bd_csum_fs csum;  /* the filesystem's checksums */
 	int keep_fds;            /* members keep their first open's fd */
 	int done;
 };
@@ -1015,6 +1018,77 @@ hash_step(struct job *jb, size_t i, char *buf)
 	hash_unit(jb->mem, &jb->units[jb->jobs[i]], buf);
 }
 
+/* U's checksum digest, through the first member whose file opens */
+static void
+csum_step(struct job *jb, size_t k, char *buf)
+{
+	struct unit *u = &jb->units[k];
+	struct member *m;
+	size_t i;
+	int fd;
+
+	for (i = u->first; i != SIZE_MAX && !u->csummed; i = jb->mem[i].next) {
+		m = &jb->mem[i];
+		if (m->state != ALIVE || (fd = peek_fd(m)) < 0)
+			continue;
+		u->csummed = bd_csum_digest(fd, &jb->csum, &m->x, m->r.size, buf, BUFSZ,
+		    u->csum) == 1;
+		release(m, fd);
+		return;
+	}
+}
+
+static int
+by_csum(const void *pa, const void *pb, void *arg)
+{
+	const struct unit *u = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = memcmp(u[a].csum, u[b].csum, 16);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+/* Keeps the jobs whose data checksums match another unit's, known or
+ * not: different checksums are different bytes, found without reading
+ * a block of data. Returns how many are kept, or -1 when some unit has
+ * no checksum digest (holes, compression, no capability...): then any
+ * unit may match it, and the samples decide. */
+static long
+match_csums(struct ring *q, struct job *jb, size_t n, size_t nu, size_t nj, char *buf)
+{
+	struct unit *units = jb->units;
+	size_t *jobs = jb->jobs, *idx = jb->idx;
+	char *dup;
+	size_t i, k;
+	int fd;
+
+	for (i = 0; i < n && jb->mem[i].state != ALIVE; i++)
+		;
+	if (i == n || (fd = peek_fd(&jb->mem[i])) < 0)
+		return -1;
+	k = bd_csum_fs_fd(fd, &jb->csum) == 0;
+	release(&jb->mem[i], fd);
+	if (!k)
+		return -1;
+	each(q, jb, nu, csum_step, buf);
+	for (k = 0; k < nu; k++) {
+		if (!units[k].csummed)
+			return -1;
+		idx[k] = k;
+	}
+	/* IDX is scratch here, as in match_samples */
+	qsort_r(idx, nu, sizeof *idx, by_csum, units);
+	dup = bd_ecalloc(nu, 1);
+	for (i = 0; i + 1 < nu; i++)
+		if (memcmp(units[idx[i]].csum, units[idx[i + 1]].csum, 16) == 0)
+			dup[idx[i]] = dup[idx[i + 1]] = 1;
+	for (i = 0, k = 0; i < nj; i++)
+		if (dup[jobs[i]])
+			jobs[k++] = jobs[i];
+	free(dup);
+	return (long)k;
+}
+
 /* the reading part of one group, in a worker: touches only JB and reads
  * the catalog, so that groups can be worked on side by side */
 static void
@@ -1028,6 +1102,7 @@ work_group(struct ring *q, struct job *jb, char *buf)
 	size_t *idx = jb->idx = bd_ecalloc(g->n, sizeof *idx);
 	size_t n, nu = 0, nj = 0, nknown = 0, i, k, alive = 0;
 	uint64_t size = g->r[0].size;
+	long c;
 
 	/* hard links are one member */
 	n = collapse_links(g, mem, idx);
@@ -1055,7 +1130,9 @@ work_group(struct ring *q, struct job *jb, char *buf)
 		for (k = 0; k < nu; k++)
 			if (!units[k].known)
 				jobs[nj++] = k;
-		if (size >= SAMPLE_MIN && q->smp)
+		if (nj && (c = match_csums(q, jb, n, nu, nj, buf)) >= 0)
+			nj = (size_t)c;
+		else if (size >= SAMPLE_MIN && q->smp)
 			nj = match_samples(q, jb, nu, nj, buf);
 		else if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
 			nj = split_by_sample(q, jb, nj, buf);
