@@ -226,6 +226,37 @@ traced() {
 	[ "$output" -gt 0 ]
 }
 
+@test "each copy is read through the file bedup-clone compares: nothing read twice" {
+	# two copies in the snapshot: snap/a will be the source, snap/c is
+	# never a destination (read-only), v/c is: the pair sharing c's data
+	# is read through v/c, whose pages the kernel's compare then finds
+	btrfs -q subvolume create "$D/v"
+	mkfile "$D/v/a" 8000000 pl
+	copy "$D/v/a" "$D/v/c"
+	btrfs -q subvolume snapshot -r "$D/v" "$D/snap"
+	copy "$D/v/a" "$D/b"
+	sync
+	record "$D/v/a" "$D/snap/a" "$D/v/c" "$D/snap/c" "$D/b" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr traced "$D/v/a" "$D/snap/a" "$D/v/c" "$D/snap/c" "$D/b" -- \
+		bedup-hash "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/b")" "$(cat "$BATS_TEST_TMPDIR/in")")"
+	assert_equal "$(reads "$D/v/a")" 0
+	assert_equal "$(reads "$D/snap/c")" 0
+	[ "$(reads "$D/snap/a")" -gt 0 ] && [ "$(reads "$D/v/c")" -gt 0 ] && [ "$(reads "$D/b")" -gt 0 ]
+	# the compare of bedup-clone, right after, reads nothing from the disk
+	echo "$output" >"$BATS_TEST_TMPDIR/groups"
+	run --separate-stderr /usr/bin/time -f %I -o "$BATS_TEST_TMPDIR/time" \
+		bedup-clone "$BATS_TEST_TMPDIR/groups"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(printf '%s\t8000000\t%s\t%s\n' shared "$D/snap/a" "$D/v/a" \
+		deduped "$D/snap/a" "$D/v/c" deduped "$D/snap/a" "$D/b")"
+	# blocks of 512 bytes: some metadata, none of the 8 MB of data
+	[ "$(cat "$BATS_TEST_TMPDIR/time")" -lt 2000 ]
+}
+
 @test "each member of a small group is opened once" {
 	# an open by handle, with its identity checks, is several system
 	# calls: the first one's fd serves the sample and the full read

@@ -41,6 +41,7 @@ struct member {
 	struct bd_extents x;
 	size_t unit;
 	size_t next;             /* next member of its unit, or SIZE_MAX */
+	int ro;                  /* in a read-only subvolume (when planned) */
 };
 
 struct unit {
@@ -54,6 +55,7 @@ struct unit {
 	uint8_t csum[16];
 	uint64_t bytes;          /* read by a worker */
 	size_t read_by;          /* the member read in full, or SIZE_MAX */
+	size_t via;              /* the member to read it through, or SIZE_MAX */
 	size_t cls;              /* class of equal digests */
 };
 
@@ -565,6 +567,12 @@ hash_unit(struct member *mem, struct unit *u, char *buf)
 	size_t i;
 	int pass;
 
+	if (u->via != SIZE_MAX && mem[u->via].state == ALIVE &&
+	    hash_member(&mem[u->via], buf, u->digest, &u->bytes) == 0) {
+		u->known = 1;
+		u->read_by = u->via;
+		return;
+	}
 	for (pass = mem[u->first].next == SIZE_MAX; pass < 2; pass++) {
 		for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
 			if (mem[i].state != ALIVE || (pass == 0 && !member_readonly(&mem[i])))
@@ -801,7 +809,7 @@ make_units(struct member *mem, size_t n, struct unit *units, size_t *idx)
 		if (lead[i] == i) {
 			u = mem[i].unit = nu++;
 			units[u].first = i;
-			units[u].read_by = SIZE_MAX;
+			units[u].read_by = units[u].via = SIZE_MAX;
 		} else {
 			u = mem[i].unit = mem[lead[i]].unit;
 			mem[units[u].last].next = i;
@@ -1048,6 +1056,42 @@ by_csum(const void *pa, const void *pb, void *arg)
 	return c ? c : (a > b) - (a < b);
 }
 
+/* The N units US have the same checksums: most likely one content,
+ * which bedup-clone will share from the member it picks as the source:
+ * the one in a read-only subvolume, else the one whose data is most
+ * shared, else the first (its rule). Its unit is read through that
+ * member, the others through a member it will share into: the kernel's
+ * compare then finds both sides' pages in the cache, which is per inode. */
+static void
+plan_reads(struct member *mem, struct unit *units, const size_t *us, size_t n)
+{
+	size_t k, i, src = SIZE_MAX;
+	uint64_t sh, best = 0;
+
+	for (k = 0; k < n; k++) {
+		for (i = units[us[k]].first; i != SIZE_MAX; i = mem[i].next) {
+			mem[i].ro = member_readonly(&mem[i]);
+			sh = bd_extents_shared_bytes(&mem[i].x);
+			if (src == SIZE_MAX || mem[i].ro > mem[src].ro ||
+			    (mem[i].ro == mem[src].ro && (sh > best || (sh == best && i < src)))) {
+				src = i;
+				best = sh;
+			}
+		}
+	}
+	for (k = 0; k < n; k++) {
+		struct unit *u = &units[us[k]];
+
+		if (src != SIZE_MAX && mem[src].unit == us[k]) {
+			u->via = src;
+			continue;
+		}
+		for (i = u->first; i != SIZE_MAX && mem[i].ro; i = mem[i].next)
+			;
+		u->via = i;
+	}
+}
+
 /* Keeps the jobs whose data checksums match another unit's, known or
  * not: different checksums are different bytes, found without reading
  * a block of data. Returns how many are kept, or -1 when some unit has
@@ -1059,7 +1103,7 @@ match_csums(struct ring *q, struct job *jb, size_t n, size_t nu, size_t nj, char
 	struct unit *units = jb->units;
 	size_t *jobs = jb->jobs, *idx = jb->idx;
 	char *dup;
-	size_t i, k;
+	size_t i, j, k;
 	int fd;
 
 	for (i = 0; i < n && jb->mem[i].state != ALIVE; i++)
@@ -1085,6 +1129,15 @@ match_csums(struct ring *q, struct job *jb, size_t n, size_t nu, size_t nj, char
 	for (i = 0, k = 0; i < nj; i++)
 		if (dup[jobs[i]])
 			jobs[k++] = jobs[i];
+	/* classes with a unit to read */
+	for (i = 0; k && i < nu; i = j) {
+		size_t unread = !units[idx[i]].known;
+
+		for (j = i + 1; j < nu && !memcmp(units[idx[i]].csum, units[idx[j]].csum, 16); j++)
+			unread += !units[idx[j]].known;
+		if (j - i >= 2 && unread)
+			plan_reads(jb->mem, units, idx + i, j - i);
+	}
 	free(dup);
 	return (long)k;
 }
