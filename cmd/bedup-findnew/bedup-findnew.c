@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,12 @@
  * measured twice as fast (16 MiB is faulted in and leaves the caches). */
 #define BIG_BUF (1u << 20)
 #define SMALL_BUF (64u << 10)
+/* Reading ahead: the search reads one leaf at a time, each a wait for
+ * the disk; threads searching later parts of the trees meanwhile (their
+ * results thrown away) have the leaves in the cache when it gets there. */
+#define AHEAD_THREADS 4
+#define AHEAD_PARTS 16                /* per subvolume */
+#define AHEAD_BUF (256u << 10)
 
 struct opts {
 	uint64_t gen;                 /* -g */
@@ -427,9 +434,170 @@ settle(int fd, uint64_t *next)
 	return 0;
 }
 
+/* ---- reading ahead ---------------------------------------------------- */
+
+/* One part of a subvolume's tree, objectids FROM to TO. */
+struct part {
+	struct target *t;
+	uint64_t from, to;
+};
+
+struct ahead {
+	pthread_mutex_t mu;
+	struct target *t;             /* the targets, in the walk's order */
+	struct part *p;
+	size_t n, next;
+	size_t at;                    /* the target the walk is in */
+	uint64_t ino;                 /* and the objectid it has reached */
+	pthread_t th[AHEAD_THREADS];
+	size_t nth;
+};
+
+/* Whether T's tree holds an item of objectid X or above (up to the last
+ * inode number). */
+static int
+has_from(struct target *t, struct search *s, uint64_t x)
+{
+	search_key(s, t->subvol, x, 0, BTRFS_LAST_FREE_OBJECTID, UINT8_MAX, 0);
+	s->a->key.nr_items = 1;
+	return search_run(t->fd, s) > 0;
+}
+
+/* The highest inode number in T's tree, found by bisection; 0 if unsure */
+static uint64_t
+last_ino(struct target *t, struct search *s)
+{
+	uint64_t lo = TOP_DIR, hi = BTRFS_LAST_FREE_OBJECTID, mid;
+
+	if (!has_from(t, s, lo))
+		return 0;
+	/* lo has an item at or above it, hi none */
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (has_from(t, s, mid))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* whether the walk is past objectid INO of target T (A locked) */
+static int
+passed(const struct ahead *a, const struct target *t, uint64_t ino)
+{
+	size_t j = (size_t)(t - a->t);
+
+	return j < a->at || (j == a->at && a->ino >= ino);
+}
+
+/* the walk is at objectid INO of target J */
+static void
+ahead_at(struct ahead *a, size_t j, uint64_t ino)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->at = j;
+	a->ino = ino;
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void
+ahead_stop(struct ahead *a)
+{
+	size_t i;
+
+	ahead_at(a, SIZE_MAX, 0);
+	for (i = 0; i < a->nth; i++)
+		pthread_join(a->th[i], NULL);
+	pthread_mutex_destroy(&a->mu);
+	free(a->p);
+}
+
+static void *
+ahead_run(void *arg)
+{
+	struct ahead *a = arg;
+	struct search s;
+	struct part p;
+	struct btrfs_ioctl_search_header h;
+	size_t i, off;
+	int n, skip;
+
+	search_init(&s, AHEAD_BUF);
+	for (;;) {
+		pthread_mutex_lock(&a->mu);
+		/* parts the walk has reached need no reading ahead */
+		while (a->next < a->n && passed(a, a->p[a->next].t, a->p[a->next].to))
+			a->next++;
+		if (a->next == a->n) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		p = a->p[a->next++];
+		pthread_mutex_unlock(&a->mu);
+		search_key(&s, p.t->subvol, p.from, BTRFS_INODE_ITEM_KEY, p.to, UINT8_MAX,
+		    p.t->start);
+		for (;;) {
+			s.a->key.nr_items = UINT32_MAX;
+			if ((n = search_run(p.t->fd, &s)) <= 0)
+				break;
+			for (i = 0, off = 0; i < (size_t)n; i++) {
+				memcpy(&h, s.a->buf + off, sizeof h);
+				off += sizeof h + h.len;
+			}
+			if (h.objectid >= p.to)
+				break;
+			pthread_mutex_lock(&a->mu);
+			skip = passed(a, p.t, h.objectid);
+			pthread_mutex_unlock(&a->mu);
+			if (skip)
+				break;        /* the walk overtook this part */
+			s.a->key.min_objectid = h.objectid + 1;
+			s.a->key.min_type = 0;
+			s.a->key.min_offset = 0;
+		}
+	}
+	free(s.a);
+	return NULL;
+}
+
+/* Starts reading ahead the trees of the N targets T, but the start of the
+ * first, which the walk reads at once. Best effort: nothing but speed
+ * depends on it. */
+static void
+ahead_start(struct ahead *a, struct target *t, size_t n)
+{
+	struct search s;
+	uint64_t last, step, x;
+	size_t j;
+
+	memset(a, 0, sizeof *a);
+	pthread_mutex_init(&a->mu, NULL);
+	a->t = t;
+	search_init(&s, SMALL_BUF);
+	a->p = bd_ecalloc(n * AHEAD_PARTS, sizeof *a->p);
+	for (j = 0; j < n; j++) {
+		if (!t[j].next || !(last = last_ino(&t[j], &s)))
+			continue;
+		step = (last - TOP_DIR) / AHEAD_PARTS + 1;
+		for (x = TOP_DIR; x <= last; x += step) {
+			if (j == 0 && x == TOP_DIR)
+				continue;
+			a->p[a->n++] = (struct part){ &t[j], x, x + step - 1 < last ? x + step - 1 : last };
+		}
+	}
+	free(s.a);
+	for (a->nth = 0; a->nth < AHEAD_THREADS && a->nth < a->n; a->nth++)
+		if (pthread_create(&a->th[a->nth], NULL, ahead_run, a) != 0)
+			break;
+}
+
 /* Searches one subvolume and writes what it finds. */
 static void
-walk_target(struct target *t, const struct opts *o, struct search *big)
+walk_target(struct target *t, const struct opts *o, struct search *big, struct ahead *ah,
+    size_t j)
 {
 	struct walk w;
 	struct btrfs_ioctl_search_header h = { 0 };
@@ -484,6 +652,7 @@ walk_target(struct target *t, const struct opts *o, struct search *big)
 				pending = 0;
 			}
 		}
+		ahead_at(ah, j, h.objectid);
 		/* go on after the last item; past an inode's names nothing of
 		 * it is wanted, so skip to the next inode */
 		k->min_objectid = h.objectid;
@@ -737,6 +906,7 @@ main(int argc, char **argv)
 	struct opts o = { .minsize = 1, .term = -1 };
 	struct targets ts = { 0 };
 	struct search big;
+	struct ahead ah;
 	FILE *cf = NULL;
 	int c, gflag = 0, bad = 0, i;
 	size_t j, k;
@@ -798,8 +968,10 @@ main(int argc, char **argv)
 			bd_pfail(top_name(&ts.t[j]), "cannot commit the running transaction:");
 	}
 	search_init(&big, BIG_BUF);
+	ahead_start(&ah, ts.t, ts.n);
 	for (j = 0; j < ts.n; j++)
-		walk_target(&ts.t[j], &o, &big);
+		walk_target(&ts.t[j], &o, &big, &ah, j);
+	ahead_stop(&ah);
 	free(big.a);
 	/* checkpoints only once every record is out */
 	if (fflush(stdout) == EOF || ferror(stdout))
