@@ -46,7 +46,8 @@ teardown() {
 	copy "$MNT/home/u2" "$MNT/home/c2"
 	btrfs subvolume snapshot -r "$MNT/home" "$MNT/snap" >/dev/null
 	copy "$MNT/home/u1" "$MNT/home/c3"
-	mkfile "$MNT/home/u3" 2M u3
+	# without checksums: the files of its size are sampled
+	mkfile_nocsum "$MNT/home/u3" 2M u3
 	named "$MNT"
 	run --separate-stderr strace -f -qq -e trace=read,pread64,preadv,preadv2 -y \
 		-o "$BATS_TEST_TMPDIR/strace.1" bedup dedup "$MNT"
@@ -98,6 +99,8 @@ teardown() {
 @test "a file rewritten in place with the same size is checked again" {
 	mkfile "$MNT/a" 2M a
 	mkfile "$MNT/b" 2M b
+	# without checksums: the files of its size are sampled
+	mkfile_nocsum "$MNT/n" 2M n
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 0 0)"
@@ -229,7 +232,7 @@ teardown() {
 	copy "$MNT/a" "$MNT/sv/in/c"
 	# files of the same size, only ever sampled, keep their samples in
 	# every subvolume
-	mkfile "$MNT/sv/u" 2M u
+	mkfile_nocsum "$MNT/sv/u" 2M u
 	mkfile "$MNT/sv/in/v" 2M v
 	bedup dedup "$MNT" >/dev/null
 	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 256 257"

@@ -91,6 +91,13 @@ mkfile() {
 		</dev/zero 2>/dev/null || yes "$seed") >"$path"
 }
 
+# mkfile_nocsum PATH SIZE [SEED]: mkfile, but a file without data
+# checksums (nodatacow): its size's group is told apart by samples, as on
+# a filesystem whose checksums bedup-hash cannot use, not by checksums.
+mkfile_nocsum() {
+	touch "$1" && chattr +C "$1" && mkfile "$@"
+}
+
 # copy SRC DST: a real copy of the data, never a reflink.
 copy() {
 	cp --reflink=never -- "$1" "$2"
