@@ -729,24 +729,47 @@ by_layout(const void *pa, const void *pb, void *arg)
 	return (a > b) - (a < b);
 }
 
-static int
-by_sample(const void *pa, const void *pb, void *arg)
+/* orders units by 16 bytes of theirs: sample, checksum digest or digest */
+struct bytes_arg {
+	const struct unit *u;
+	size_t off;              /* offsetof(struct unit, ...) */
+};
+
+static const uint8_t *
+unit_bytes(const struct bytes_arg *b, size_t k)
 {
-	const struct unit *u = arg;
+	return (const uint8_t *)&b->u[k] + b->off;
+}
+
+static int
+by_bytes(const void *pa, const void *pb, void *arg)
+{
 	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int c = memcmp(u[a].sample, u[b].sample, 16);
+	int c = memcmp(unit_bytes(arg, a), unit_bytes(arg, b), 16);
 
 	return c ? c : (a > b) - (a < b);
 }
 
-static int
-by_digest(const void *pa, const void *pb, void *arg)
+/* Sorts the N units of IDX by their 16 bytes at OFF and keeps of the NJ
+ * units JOBS those whose bytes another unit of IDX has; NU bounds the
+ * unit numbers. Returns how many are kept. */
+static size_t
+keep_matched(const struct unit *units, size_t nu, size_t *idx, size_t n, size_t off,
+    size_t *jobs, size_t nj)
 {
-	const struct unit *u = arg;
-	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int c = memcmp(u[a].digest, u[b].digest, 16);
+	struct bytes_arg b = { units, off };
+	char *dup = bd_ecalloc(nu, 1);
+	size_t i, k;
 
-	return c ? c : (a > b) - (a < b);
+	qsort_r(idx, n, sizeof *idx, by_bytes, &b);
+	for (i = 0; i + 1 < n; i++)
+		if (memcmp(unit_bytes(&b, idx[i]), unit_bytes(&b, idx[i + 1]), 16) == 0)
+			dup[idx[i]] = dup[idx[i + 1]] = 1;
+	for (i = 0, k = 0; i < nj; i++)
+		if (dup[jobs[i]])
+			jobs[k++] = jobs[i];
+	free(dup);
+	return k;
 }
 
 struct class_arg {
@@ -835,23 +858,13 @@ split_by_sample(struct ring *q, struct job *jb, size_t nj, char *buf)
 {
 	struct unit *units = jb->units;
 	size_t *jobs = jb->jobs;
-	char *keep = bd_ecalloc(nj, 1);
 	size_t i, k = 0;
 
 	each(q, jb, nj, sample_step, buf);
 	for (i = 0; i < nj; i++)
 		if (!units[jobs[i]].failed)
 			jobs[k++] = jobs[i];
-	nj = k;
-	qsort_r(jobs, nj, sizeof *jobs, by_sample, units);
-	for (i = 0; i + 1 < nj; i++)
-		if (memcmp(units[jobs[i]].sample, units[jobs[i + 1]].sample, 16) == 0)
-			keep[i] = keep[i + 1] = 1;
-	for (i = 0, k = 0; i < nj; i++)
-		if (keep[i])
-			jobs[k++] = jobs[i];
-	free(keep);
-	return k;
+	return keep_matched(units, jb->g.n, jobs, k, offsetof(struct unit, sample), jobs, k);
 }
 
 /* takes U's sample from the samples file when one of its members has a
@@ -912,7 +925,6 @@ match_samples(struct ring *q, struct job *jb, size_t nu, size_t nj, char *buf)
 	struct member *mem = jb->mem;
 	struct unit *units = jb->units;
 	size_t *jobs = jb->jobs, *idx = jb->idx;
-	char *dup = bd_ecalloc(nu, 1);
 	size_t i, k, ns = 0, nknown = 0, nsampled = 0;
 
 	for (k = 0; k < nu; k++) {
@@ -933,15 +945,7 @@ match_samples(struct ring *q, struct job *jb, size_t nu, size_t nj, char *buf)
 	for (k = ns = 0; k < nu; k++)
 		if (units[k].sampled)
 			idx[ns++] = k;
-	qsort_r(idx, ns, sizeof *idx, by_sample, units);
-	for (i = 0; i + 1 < ns; i++)
-		if (memcmp(units[idx[i]].sample, units[idx[i + 1]].sample, 16) == 0)
-			dup[idx[i]] = dup[idx[i + 1]] = 1;
-	for (i = 0, k = 0; i < nj; i++)
-		if (dup[jobs[i]])
-			jobs[k++] = jobs[i];
-	free(dup);
-	return k;
+	return keep_matched(units, nu, idx, ns, offsetof(struct unit, sample), jobs, nj);
 }
 
 /* every sample known, read or taken from another member, saves a read
@@ -979,7 +983,7 @@ write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_
 		if (units[i].known && !units[i].failed)
 			idx[nk++] = i;
 	}
-	qsort_r(idx, nk, sizeof *idx, by_digest, units);
+	qsort_r(idx, nk, sizeof *idx, by_bytes, &(struct bytes_arg){ units, offsetof(struct unit, digest) });
 	for (i = 0; i < nk; i = j) {
 		for (j = i + 1; j < nk && !memcmp(units[idx[i]].digest, units[idx[j]].digest, 16); j++)
 			;
@@ -1046,16 +1050,6 @@ csum_step(struct job *jb, size_t k, char *buf)
 	}
 }
 
-static int
-by_csum(const void *pa, const void *pb, void *arg)
-{
-	const struct unit *u = arg;
-	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int c = memcmp(u[a].csum, u[b].csum, 16);
-
-	return c ? c : (a > b) - (a < b);
-}
-
 /* The N units US have the same checksums: most likely one content,
  * which bedup-clone will share from the member it picks as the source:
  * the one in a read-only subvolume, else the one whose data is most
@@ -1102,7 +1096,6 @@ match_csums(struct ring *q, struct job *jb, size_t n, size_t nu, size_t nj, char
 {
 	struct unit *units = jb->units;
 	size_t *jobs = jb->jobs, *idx = jb->idx;
-	char *dup;
 	size_t i, j, k;
 	int fd;
 
@@ -1121,14 +1114,7 @@ match_csums(struct ring *q, struct job *jb, size_t n, size_t nu, size_t nj, char
 		idx[k] = k;
 	}
 	/* IDX is scratch here, as in match_samples */
-	qsort_r(idx, nu, sizeof *idx, by_csum, units);
-	dup = bd_ecalloc(nu, 1);
-	for (i = 0; i + 1 < nu; i++)
-		if (memcmp(units[idx[i]].csum, units[idx[i + 1]].csum, 16) == 0)
-			dup[idx[i]] = dup[idx[i + 1]] = 1;
-	for (i = 0, k = 0; i < nj; i++)
-		if (dup[jobs[i]])
-			jobs[k++] = jobs[i];
+	k = keep_matched(units, nu, idx, nu, offsetof(struct unit, csum), jobs, nj);
 	/* classes with a unit to read */
 	for (i = 0; k && i < nu; i = j) {
 		size_t unread = !units[idx[i]].known;
@@ -1138,7 +1124,6 @@ match_csums(struct ring *q, struct job *jb, size_t n, size_t nu, size_t nj, char
 		if (j - i >= 2 && unread)
 			plan_reads(jb->mem, units, idx + i, j - i);
 	}
-	free(dup);
 	return (long)k;
 }
 
