@@ -381,4 +381,11 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
  * no subvolume id), or what open_by_handle_at(2) gives. */
 int bd_open_handle(const struct bd_record *r, int flags);
 
+/* ---- tempfile.c: scratch files ------------------------------------- */
+
+/* A new temp file in $TMPDIR (or /tmp), open for writing and reading,
+ * already unlinked: it goes with the process, whatever happens. Exits on
+ * failure. */
+FILE *bd_tempfile(void);
+
 #endif
