@@ -10,7 +10,7 @@
 #include "bedup.h"
 
 #define USAGE "bedup-group [-s MINSIZE] [-C CATALOG [-u]] [FILE...]"
-#define DEFAULT_MEMORY (64u << 20)
+#define DEFAULT_MEMORY (16u << 20)   /* spilling is cheap: runs stay in the page cache */
 #define MAXRUNS 64           /* more runs than this are merged into one */
 #define CHUNK (1u << 20)     /* path arena chunk */
 
