@@ -402,4 +402,11 @@ int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
 int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, uint64_t size,
     void *buf, size_t bufsz, uint8_t out[16]);
 
+/* ---- tempfile.c: scratch files ------------------------------------- */
+
+/* A new temp file in $TMPDIR (or /tmp), open for writing and reading,
+ * already unlinked: it goes with the process, whatever happens. Exits on
+ * failure. */
+FILE *bd_tempfile(void);
+
 #endif

@@ -30,7 +30,7 @@ push(struct bd_extents *x, const struct fiemap_extent *fe)
 		return;
 	}
 	if (x->n == x->cap) {
-		x->cap = x->cap ? 2 * x->cap : 16;
+		x->cap = x->cap ? 2 * x->cap : 2;   /* most files are one extent */
 		x->e = bd_erealloc(x->e, x->cap * sizeof *x->e);
 	}
 	x->e[x->n].logical = fe->fe_logical;

@@ -272,9 +272,7 @@ bedup: $FS: stopped; checkpoints not updated, the next run redoes this one"
 	run --separate-stderr "$BATS_TEST_TMPDIR/bin/bedup" dedup "$MNT"
 	assert_failure 2
 	assert_output ""
-	# "Killed": the shell's own note
-	assert_equal "$stderr" "Killed
-bedup: $FS: bedup-clone killed by signal 9
+	assert_equal "$stderr" "bedup: $FS: bedup-clone killed by signal 9
 bedup: $FS: stopped; checkpoints not updated, the next run redoes this one"
 	run ls "$STATE/$FS"
 	refute_output --partial ".gen"

@@ -10,7 +10,7 @@
 #include "bedup.h"
 
 #define USAGE "bedup-group [-s MINSIZE] [-C CATALOG [-u]] [FILE...]"
-#define DEFAULT_MEMORY (64u << 20)
+#define DEFAULT_MEMORY (16u << 20)   /* spilling is cheap: runs stay in the page cache */
 #define MAXRUNS 64           /* more runs than this are merged into one */
 #define CHUNK (1u << 20)     /* path arena chunk */
 
@@ -105,29 +105,6 @@ static int
 qcmp(const void *a, const void *b)
 {
 	return cmp_item(a, b);
-}
-
-static FILE *
-tempfile(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char *name;
-	FILE *f;
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/tmp";
-	name = bd_emalloc(strlen(dir) + 32);
-	sprintf(name, "%s/bedup-group.XXXXXX", dir);
-	fd = mkstemp(name);
-	if (fd < 0)
-		bd_die("%s:", name);
-	unlink(name);            /* gone when we exit, whatever happens */
-	free(name);
-	f = fdopen(fd, "w+");
-	if (!f)
-		bd_die("fdopen:");
-	return f;
 }
 
 /* stores the N bytes at P, after the 16 at DIGEST if not NULL; returns
@@ -247,7 +224,7 @@ spill(struct state *s)
 	qsort(s->items, s->n, sizeof *s->items, qcmp);
 	if (s->nruns == MAXRUNS) {
 		/* too many open temp files: fold them into one */
-		f = tempfile();
+		f = bd_tempfile();
 		merge(s->runs, s->nruns, emit_run, f);
 		memset(s->runs, 0, MAXRUNS * sizeof *s->runs);
 		s->runs[0].f = f;
@@ -255,7 +232,7 @@ spill(struct state *s)
 	}
 	r = &s->runs[s->nruns++];
 	memset(r, 0, sizeof *r);
-	r->f = tempfile();
+	r->f = bd_tempfile();
 	for (i = 0; i < s->n; i++)
 		run_write(r->f, &s->items[i]);
 	s->n = 0;
@@ -537,7 +514,7 @@ main(int argc, char **argv)
 			bd_die("%s:", catalog);
 		s.cat = at.f;
 		/* the protocol: the catalog is committed before any output */
-		s.out = tempfile();
+		s.out = bd_tempfile();
 	}
 	if (s.nruns == 0) {
 		if (s.n)

@@ -69,9 +69,14 @@ struct entry {
 	int seen;                /* a sample: the catalog has the inode */
 };
 
+/* what a run learns is used only at its end (the catalog and samples
+ * updated): it waits in SPOOL, a temp file, so that memory holds the
+ * records in flight, not every file hashed */
 struct table {
 	struct entry *e;
 	size_t n, cap;
+	FILE *spool;
+	size_t nspool;
 };
 
 /* one group on its way through: read by the main thread, worked on by
@@ -143,6 +148,44 @@ table_add(struct table *t, const struct bd_record *r)
 	e->gen = r->gen;
 	e->size = r->size;
 	return e;
+}
+
+/* R's inode learnt: its DIGEST (or sample) when not NULL, or DROP it */
+static void
+learn(struct table *t, const struct bd_record *r, const uint8_t *digest, int drop)
+{
+	struct entry e;
+
+	memset(&e, 0, sizeof e);
+	bd_inode_key(&e.key, r);
+	e.gen = r->gen;
+	e.size = r->size;
+	if (digest)
+		memcpy(e.digest, digest, 16);
+	e.drop = drop;
+	if (!t->spool)
+		t->spool = bd_tempfile();
+	if (fwrite(&e, sizeof e, 1, t->spool) != 1)
+		bd_die("temp file: write error:");
+	t->nspool++;
+}
+
+/* what was learnt into T, read back from its spool */
+static void
+unspool(struct table *t)
+{
+	if (!t->spool)
+		return;
+	if (fflush(t->spool) == EOF || fseeko(t->spool, 0, SEEK_SET) < 0)
+		bd_die("temp file:");
+	t->cap = t->n + t->nspool;
+	t->e = bd_erealloc(t->e, t->cap * sizeof *t->e);
+	if (fread(t->e + t->n, sizeof *t->e, t->nspool, t->spool) != t->nspool)
+		bd_die("temp file: short read");
+	t->n += t->nspool;
+	t->nspool = 0;
+	fclose(t->spool);
+	t->spool = NULL;
 }
 
 static struct entry *
@@ -690,7 +733,7 @@ note(struct table *learnt, struct member *m)
 	/* gone or replaced: its catalog record goes (changed size: group
 	 * replaces it once findnew reports it) */
 	if (learnt && (m->state == GONE || m->replaced))
-		table_add(learnt, &m->r)->drop = 1;
+		learn(learnt, &m->r, NULL, 1);
 }
 
 /* orders of indexes, for qsort_r: sorting keeps large groups n log n */
@@ -966,7 +1009,7 @@ learn_samples(struct table *lsmp, const struct table *smp, const struct member *
 			continue;
 		e = table_valid(smp, &mem[i].r);
 		if (!e || memcmp(e->digest, u->sample, 16))
-			memcpy(table_add(lsmp, &mem[i].r)->digest, u->sample, 16);
+			learn(lsmp, &mem[i].r, u->sample, 0);
 	}
 }
 
@@ -1207,7 +1250,7 @@ finish_group(struct job *jb, struct table *learnt, const struct table *smp, stru
 	/* every digest known, matched or not, saves a read next time */
 	for (i = 0; i < n && learnt && nu >= 2; i++)
 		if (mem[i].state == ALIVE && units[mem[i].unit].known)
-			memcpy(table_add(learnt, &mem[i].r)->digest, units[mem[i].unit].digest, 16);
+			learn(learnt, &mem[i].r, units[mem[i].unit].digest, 0);
 	if (lsmp && nu >= 2)
 		learn_samples(lsmp, smp, mem, n, units);
 	pr->groups++;
@@ -1446,6 +1489,11 @@ main(int argc, char **argv)
 	if (fflush(stdout) == EOF)
 		bd_die("write error:");
 	if (update) {
+		/* the freed memory of the window back first, not kept
+		 * beside what was learnt */
+		malloc_trim(0);
+		unspool(&learnt);
+		unspool(&lsmp);
 		/* the samples file is written only when something changed */
 		int resample = loaded && (merge_samples(&smp, &lsmp, &learnt) || bad);
 
