@@ -139,14 +139,22 @@ table_new(struct table *t)
 	return e;
 }
 
+/* E, cleared, for R's inode as it is */
+static void
+entry_init(struct entry *e, const struct bd_record *r)
+{
+	memset(e, 0, sizeof *e);
+	bd_inode_key(&e->key, r);
+	e->gen = r->gen;
+	e->size = r->size;
+}
+
 static struct entry *
 table_add(struct table *t, const struct bd_record *r)
 {
 	struct entry *e = table_new(t);
 
-	bd_inode_key(&e->key, r);
-	e->gen = r->gen;
-	e->size = r->size;
+	entry_init(e, r);
 	return e;
 }
 
@@ -156,10 +164,7 @@ learn(struct table *t, const struct bd_record *r, const uint8_t *digest, int dro
 {
 	struct entry e;
 
-	memset(&e, 0, sizeof e);
-	bd_inode_key(&e.key, r);
-	e.gen = r->gen;
-	e.size = r->size;
+	entry_init(&e, r);
 	if (digest)
 		memcpy(e.digest, digest, 16);
 	e.drop = drop;
@@ -1026,7 +1031,8 @@ write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, size_
 		if (units[i].known && !units[i].failed)
 			idx[nk++] = i;
 	}
-	qsort_r(idx, nk, sizeof *idx, by_bytes, &(struct bytes_arg){ units, offsetof(struct unit, digest) });
+	qsort_r(idx, nk, sizeof *idx, by_bytes,
+	    &(struct bytes_arg){ units, offsetof(struct unit, digest) });
 	for (i = 0; i < nk; i = j) {
 		for (j = i + 1; j < nk && !memcmp(units[idx[i]].digest, units[idx[j]].digest, 16); j++)
 			;
@@ -1082,7 +1088,7 @@ csum_step(struct job *jb, size_t k, char *buf)
 	size_t i;
 	int fd;
 
-	for (i = u->first; i != SIZE_MAX && !u->csummed; i = jb->mem[i].next) {
+	for (i = u->first; i != SIZE_MAX; i = jb->mem[i].next) {
 		m = &jb->mem[i];
 		if (m->state != ALIVE || (fd = peek_fd(m)) < 0)
 			continue;
