@@ -9,7 +9,7 @@
 
 #define BD_VERSION "0.1"
 
-/* ---- err.c: messages, exit status, allocation ---------------------- */
+/* ---- err.c: messages, exit status, allocation, closing ------------- */
 
 /* Program name for messages, and the exit status so far (0, or 1 once
  * something was skipped or failed). The only global mutable state. */
@@ -43,6 +43,10 @@ void *bd_emalloc(size_t n);
 void *bd_ecalloc(size_t n, size_t size);
 void *bd_erealloc(void *p, size_t n);
 char *bd_estrdup(const char *s);
+
+/* Closes FD and leaves errno as it was: for the paths that give up after
+ * a failed call and must report that call's errno, not close's. */
+void bd_close_keep(int fd);
 
 /* ---- num.c: numbers on the command line and in records ------------ */
 
