@@ -180,6 +180,30 @@ int bd_igen_fd(int fd, uint32_t *gen);
  * at least this large. Returns 0 or -1/errno. */
 int bd_fs_generation_fd(int fd, uint64_t *gen);
 
+/* The checksum geometry of the filesystem FD is on (BTRFS_IOC_FS_INFO),
+ * for bd_csum_digest. Returns 0 or -1/errno (ENOTSUP: a kernel that does
+ * not say). */
+struct bd_csum_fs {
+	uint32_t sectorsize, nodesize, csum_size;
+};
+int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
+
+/* The inode flags (FS_IOC_GETFLAGS: FS_IMMUTABLE_FL, FS_APPEND_FL,
+ * FS_NOCOW_FL...) of FD into *FLAGS. Returns 0 or -1/errno. */
+int bd_iflags_fd(int fd, int *flags);
+
+/* Writes out the dirty data of the filesystem FD is on (syncfs) and
+ * commits its running transaction (libbtrfsutil's start and wait sync),
+ * whose id goes to *TRANSID: every change made before the call is then
+ * in the trees a search reads, and every later change gets a larger
+ * generation. Returns 0 or -1/errno. */
+int bd_commit_fd(int fd, uint64_t *transid);
+
+/* Rewrites where FD's data lies, never what it is (DEFRAG_RANGE of the
+ * whole file, writeback started). Root needs no write access to the file
+ * (CAP_SYS_ADMIN). Returns 0 or -1/errno. */
+int bd_defrag_fd(int fd);
+
 /* ---- open.c: opening the inode a record names --------------------- */
 
 /* Opens PATH with FLAGS (O_NOFOLLOW is added), refusing a symlink in any
@@ -386,14 +410,6 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
 int bd_open_handle(const struct bd_record *r, int flags);
 
 /* ---- csum.c: what btrfs's data checksums tell of a file ------------ */
-
-struct bd_csum_fs {
-	uint32_t sectorsize, nodesize, csum_size;
-};
-
-/* The checksum geometry of the filesystem FD is on (BTRFS_IOC_FS_INFO).
- * Returns 0 or -1/errno. */
-int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
 
 /* Into OUT, a digest of the checksums btrfs keeps of every sector of the
  * data X maps (the extent map of a file of SIZE bytes, read through FD):

@@ -19,26 +19,6 @@
 	FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_UNWRITTEN | \
 	FIEMAP_EXTENT_DATA_ENCRYPTED)
 
-int
-bd_csum_fs_fd(int fd, struct bd_csum_fs *c)
-{
-	struct btrfs_ioctl_fs_info_args a;
-
-	memset(&a, 0, sizeof a);
-	a.flags = BTRFS_FS_INFO_FLAG_CSUM_INFO;
-	if (ioctl(fd, BTRFS_IOC_FS_INFO, &a) < 0)
-		return -1;
-	if (!(a.flags & BTRFS_FS_INFO_FLAG_CSUM_INFO) || a.csum_size == 0 ||
-	    a.sectorsize == 0 || a.nodesize == 0) {
-		errno = ENOTSUP;
-		return -1;
-	}
-	c->sectorsize = a.sectorsize;
-	c->nodesize = a.nodesize;
-	c->csum_size = a.csum_size;
-	return 0;
-}
-
 /* Feeds XS the checksums of the sectors [P, P + LEN) of the filesystem's
  * address space, in order. Returns 1, 0 if some are missing (nodatasum,
  * or the data moved since the map was read), -1/errno. */

@@ -427,8 +427,7 @@ settle(int fd, uint64_t *next)
 {
 	uint64_t t;
 
-	if (syncfs(fd) < 0 || ioctl(fd, BTRFS_IOC_START_SYNC, &t) < 0 ||
-	    ioctl(fd, BTRFS_IOC_WAIT_SYNC, &t) < 0)
+	if (bd_commit_fd(fd, &t) < 0)
 		return -1;
 	*next = t + 1;
 	return 0;
