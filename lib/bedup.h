@@ -422,6 +422,64 @@ int bd_open_handle(const struct bd_record *r, int flags);
 int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, uint64_t size,
     void *buf, size_t bufsz, uint8_t out[16]);
 
+/* ---- search.c: reading btrfs trees (TREE_SEARCH_V2) ---------------- */
+
+/* A key of a btrfs tree: (objectid, type, offset) compare as one number. */
+struct bd_key {
+	uint64_t obj;
+	uint32_t type;
+	uint64_t off;
+};
+
+/* One item a search returned: its key, the transaction that last wrote
+ * its leaf, and its LEN bytes of DATA (in the search's buffer: valid until
+ * the next run). */
+struct bd_search_item {
+	uint64_t objectid, offset, transid;
+	uint32_t type, len;
+	const unsigned char *data;
+};
+
+/* A search of one tree: the kernel's argument block with its buffer, and
+ * a cursor over the items of the last run. */
+struct btrfs_ioctl_search_args_v2;
+struct bd_search {
+	struct btrfs_ioctl_search_args_v2 *a;
+	size_t cap;                   /* bytes of buffer after the block */
+	int own;                      /* a buffer of its own, grown as needed */
+	uint32_t left;                /* items of the last run not yet read */
+	size_t off;
+};
+
+/* Sets S up with a buffer of its own, CAP bytes to start with (free with
+ * bd_search_free), or with the caller's BUF of BUFSZ bytes, block
+ * included, which is never grown. */
+void bd_search_init(struct bd_search *s, size_t cap);
+void bd_search_init_buf(struct bd_search *s, void *buf, size_t bufsz);
+void bd_search_free(struct bd_search *s);
+
+/* Aims S at the items of tree TREE with keys from MIN to MAX, in leaves
+ * written in transaction MINTRANS or later (0: all). */
+void bd_search_set(struct bd_search *s, uint64_t tree, struct bd_key min, struct bd_key max,
+    uint64_t mintrans);
+
+/* Moves the start of the range to K, or to just after item IT (returns
+ * -1 when IT had the last key there can be): the next run goes on from
+ * there. */
+void bd_search_from(struct bd_search *s, struct bd_key k);
+int bd_search_after(struct bd_search *s, const struct bd_search_item *it);
+
+/* Runs the search, for at most NR items, from fd FD (any file of the
+ * filesystem). Returns the number of items found (0: none left in the
+ * range), or -1/errno: EOVERFLOW when the first item does not fit a
+ * caller's buffer (a buffer of S's own is grown instead), EPERM without
+ * CAP_SYS_ADMIN. */
+int bd_search_run(int fd, struct bd_search *s, uint32_t nr);
+
+/* Reads the next item of the last run into IT. Returns 1, or 0 when
+ * they are all read. */
+int bd_search_next(struct bd_search *s, struct bd_search_item *it);
+
 /* ---- tempfile.c: scratch files ------------------------------------- */
 
 /* A new temp file in $TMPDIR (or /tmp), open for writing and reading,
