@@ -17,7 +17,11 @@
 
 #include "bedup.h"
 
-#define USAGE "bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH..."
+#define USAGE "bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH...\n" \
+	"       bedup-findnew -f FILE..."
+
+/* files.c: -f, the records of the files named */
+int findnew_files(int n, char **files);
 
 /* A subvolume's top directory is always this inode. */
 #define TOP_DIR BTRFS_FIRST_FREE_OBJECTID
@@ -908,11 +912,11 @@ main(int argc, char **argv)
 	struct search big;
 	struct ahead ah;
 	FILE *cf = NULL;
-	int c, gflag = 0, bad = 0, i;
+	int c, gflag = 0, fflag = 0, bad = 0, i;
 	size_t j, k;
 
 	bd_init(argv[0]);
-	while ((c = getopt(argc, argv, "g:S:c:us:x0th")) != -1) {
+	while ((c = getopt(argc, argv, "g:S:c:us:x0tfh")) != -1) {
 		switch (c) {
 		case 'g':
 			if (bd_parse_u64(optarg, &o.gen) < 0)
@@ -927,6 +931,7 @@ main(int argc, char **argv)
 				bd_usage(USAGE);
 			break;
 		case 'x': o.nonest = 1; break;
+		case 'f': fflag = 1; break;
 		case '0':
 		case 't':
 			if (o.term >= 0)
@@ -939,6 +944,13 @@ main(int argc, char **argv)
 		default:
 			bd_usage(USAGE);
 		}
+	}
+	if (fflag) {
+		/* -f stands alone: nothing searched, no checkpoint */
+		if (optind == argc || gflag || o.statedir || o.cfile || o.update ||
+		    o.minsize != 1 || o.nonest || o.term >= 0)
+			bd_usage(USAGE);
+		return findnew_files(argc - optind, argv + optind);
 	}
 	if (optind == argc || (gflag && o.statedir) || (o.cfile && o.update) ||
 	    ((o.cfile || o.update) && !o.statedir))
