@@ -96,7 +96,7 @@ bedup-clone: $MNT/x: content differs from the source, not shared"
 	apart "$MNT/a" "$odd"
 	run --separate-stderr bedup dedup-files -v --defrag "$MNT/a" "$odd"
 	assert_success
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS"
 	pat=$'/odd \\t\\n\\\\\377x'
 	[[ ${lines[0]} == *"$pat"* ]]
 	assert_line --index 1 "bedup: 1 files deduplicated, 2097152 bytes (2.0 MiB) newly shared"
