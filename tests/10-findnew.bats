@@ -34,6 +34,18 @@ records() {
 	record "$@" | sort
 }
 
+# odd_files: files of odd names in $SV, their paths in $paths: space,
+# TAB, LF, backslash, \377, CR, other control bytes, 255 bytes, and all of
+# them in a directory's name.
+odd_files() {
+	local long n names
+	long=$(printf 'n%.0s' $(seq 255))
+	names=("sp ace" $'t\tab' $'l\nf' 'back\slash' $'\377' $'c\rr' $'ctl\001\177' "$long" $'dir \t\n\\\377/file')
+	mkdir "$SV/"$'dir \t\n\\\377'
+	for n in "${names[@]}"; do mkfile "$SV/$n" 10; done
+	paths=("${names[@]/#/$SV/}")
+}
+
 # sorted: $output, sorted.
 sorted() {
 	printf '%s\n' "$output" | sort
@@ -291,16 +303,12 @@ sorted() {
 
 @test "odd names come out escaped and decode to the same bytes" {
 	subvol odd
-	long=$(printf 'n%.0s' $(seq 255))
-	names=("sp ace" $'t\tab' $'l\nf' 'back\slash' $'\377' $'c\rr' $'ctl\001\177' "$long" $'dir \t\n\\\377/file')
-	mkdir "$SV/"$'dir \t\n\\\377'
-	for n in "${names[@]}"; do mkfile "$SV/$n" 10; done
-	paths=("${names[@]/#/$SV/}")
+	odd_files
 	run --separate-stderr bedup-findnew -x "$SV"
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$(sorted)" "$(records "${paths[@]}")"
-	[ "${#lines[@]}" = "${#names[@]}" ]
+	[ "${#lines[@]}" = "${#paths[@]}" ]
 	printf '%s\n' "$output" | recio -p | sort -z >"$BATS_TEST_TMPDIR/got"
 	printf '%s\0' "${paths[@]}" | sort -z >"$BATS_TEST_TMPDIR/want"
 	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
@@ -445,10 +453,8 @@ sorted() {
 
 @test "-f FILE...: the record of each file named, in order, odd names escaped" {
 	subvol files
-	names=(a $'t\tab' $'l\nf' 'back\slash' $'\377x' $'dir \t\n\\\377/file')
-	mkdir "$SV/"$'dir \t\n\\\377'
-	for n in "${names[@]}"; do mkfile "$SV/$n" 10; done
-	paths=("${names[@]/#/$SV/}")
+	odd_files
+	mkfile "$SV/a" 10
 	run --separate-stderr bedup-findnew -f "${paths[@]}"
 	assert_success
 	assert_equal "$stderr" ""
