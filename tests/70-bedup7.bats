@@ -108,3 +108,12 @@ run_example() {
 	assert_equal "$(fingerprint "$MNT")" "$before"
 	apart "$MNT/f6" "$MNT/g6"
 }
+
+@test "bedup.7: two files named" {
+	mkfile "$MNT/a" 2M n
+	copy "$MNT/a" "$MNT/b"
+	run_example named
+	cut_ids
+	assert_output "$(printf 'deduped\t2097152\t%s\t%s' "$MNT/a" "$MNT/b")"
+	shared "$MNT/a" "$MNT/b"
+}
