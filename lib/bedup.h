@@ -211,6 +211,12 @@ int bd_defrag_fd(int fd);
  * PATH_MAX are opened piece by piece. Returns an fd or -1/errno. */
 int bd_open_nofollow(const char *path, int flags);
 
+/* Reopens PFD, an O_PATH fd, for reading through /proc/self/fd: the very
+ * inode PFD holds, whatever has since been renamed over its path.
+ * O_RDONLY|O_NOATIME|O_CLOEXEC plus EXTRA, without O_NOATIME where the
+ * caller may not set it. Closes PFD. Returns an fd or -1/errno. */
+int bd_reopen(int pfd, int extra);
+
 enum bd_open_result {
 	BD_OPEN_OK = 0,
 	BD_OPEN_GONE,                 /* no such file (deleted; renamed, without handles) */

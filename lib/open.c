@@ -64,15 +64,10 @@ out:
 	return fd;
 }
 
-/* reopens PFD, an O_PATH fd of the regular file PST, for reading, and
- * checks it is the inode R names; closes PFD */
-static enum bd_open_result
-reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int extra,
-    int *fdp, struct stat *st)
+int
+bd_reopen(int pfd, int extra)
 {
-	char fsid[BD_FSID_LEN + 1], proc[64];
-	uint64_t subvol;
-	uint32_t gen;
+	char proc[64];
 	int fd;
 
 	/* the reopen goes through the magic link, so no O_NOFOLLOW here:
@@ -83,7 +78,21 @@ reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int ext
 		/* O_NOATIME needs ownership or CAP_FOWNER */
 		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);
 	bd_close_keep(pfd);
-	if (fd < 0)
+	return fd;
+}
+
+/* reopens PFD, an O_PATH fd of the regular file PST, for reading, and
+ * checks it is the inode R names; closes PFD */
+static enum bd_open_result
+reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int extra,
+    int *fdp, struct stat *st)
+{
+	char fsid[BD_FSID_LEN + 1];
+	uint64_t subvol;
+	uint32_t gen;
+	int fd;
+
+	if ((fd = bd_reopen(pfd, extra)) < 0)
 		return BD_OPEN_ERROR;
 	if (fstat(fd, st) < 0)
 		goto err;

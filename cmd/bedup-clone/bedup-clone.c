@@ -30,11 +30,15 @@ struct cand {
 	uint64_t shared;              /* bytes in extents already shared */
 };
 
+/* One line per destination: STATUS BYTES FSID SRCSUBVOL SRCINO DSTSUBVOL
+ * DSTINO SRC DST. The inodes say which records the line is about; the
+ * paths, last, are for people (RECORDS.md: PATH is a hint). */
 static void
 out(const char *status, uint64_t bytes, const struct bd_record *src,
     const struct bd_record *dst)
 {
-	if (printf("%s\t%" PRIu64 "\t", status, bytes) < 0 ||
+	if (printf("%s\t%" PRIu64 "\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t",
+	    status, bytes, dst->fsid, src->subvol, src->ino, dst->subvol, dst->ino) < 0 ||
 	    bd_escape_write(stdout, src->path, src->pathlen) < 0 ||
 	    putchar('\t') == EOF ||
 	    bd_escape_write(stdout, dst->path, dst->pathlen) < 0 ||

@@ -11,7 +11,10 @@
 
 #include "bedup-findnew.h"
 
-#define USAGE "bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH..."
+#define USAGE "bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH...\n" \
+	"       bedup-findnew -f FILE..."
+
+/* files.c: -f, the records of the files named */
 
 /* The kernel allows up to 16 MiB per TREE_SEARCH_V2 call, but 1 MiB
  * measured twice as fast (16 MiB is faulted in and leaves the caches). */
@@ -231,11 +234,11 @@ main(int argc, char **argv)
 	struct bd_search big;
 	struct ahead *ah;
 	FILE *cf = NULL;
-	int c, gflag = 0, bad = 0, i;
+	int c, gflag = 0, fflag = 0, bad = 0, i;
 	size_t j;
 
 	bd_init(argv[0]);
-	while ((c = getopt(argc, argv, "g:S:c:us:x0th")) != -1) {
+	while ((c = getopt(argc, argv, "g:S:c:us:x0tfh")) != -1) {
 		switch (c) {
 		case 'g':
 			if (bd_parse_u64(optarg, &o.gen) < 0)
@@ -250,6 +253,7 @@ main(int argc, char **argv)
 				bd_usage(USAGE);
 			break;
 		case 'x': o.nonest = 1; break;
+		case 'f': fflag = 1; break;
 		case '0':
 		case 't':
 			if (o.term >= 0)
@@ -262,6 +266,13 @@ main(int argc, char **argv)
 		default:
 			bd_usage(USAGE);
 		}
+	}
+	if (fflag) {
+		/* -f stands alone: nothing searched, no checkpoint */
+		if (optind == argc || gflag || o.statedir || o.cfile || o.update ||
+		    o.minsize != 1 || o.nonest || o.term >= 0)
+			bd_usage(USAGE);
+		return findnew_files(argc - optind, argv + optind);
 	}
 	if (optind == argc || (gflag && o.statedir) || (o.cfile && o.update) ||
 	    ((o.cfile || o.update) && !o.statedir))

@@ -128,4 +128,11 @@ void settle_all(struct targets *ts);
  * Returns 0, or -1 after a message when CF cannot be written. */
 int checkpoint(const struct targets *ts, const struct opts *o, FILE *cf);
 
+/* ---- files.c ---- */
+
+/* -f FILE...: writes the record of each of the N FILES, in order; a FILE
+ * that is not a regular file on btrfs gets one line on stderr and is left
+ * out. Returns the exit status. */
+int findnew_files(int n, char **files);
+
 #endif
