@@ -237,10 +237,18 @@ teardown() {
 	bedup dedup "$MNT" >/dev/null
 	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 256 257"
 	ls "$STATE/$FS" >"$BATS_TEST_TMPDIR/before"
+	# declining is no error: the answer "n", or no answer at all
 	run --separate-stderr bedup reset "$MNT/sv" <<<"n"
-	assert_failure 1
+	assert_success
 	assert_output ""
-	assert_equal "$stderr" "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257? [y/N] bedup: $FS: not reset"
+	assert_equal "$stderr" "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257? [y/N] 
+bedup: $FS: not reset"
+	ls "$STATE/$FS" | diff - "$BATS_TEST_TMPDIR/before"
+	run --separate-stderr bedup reset "$MNT/sv" </dev/null
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257? [y/N] 
+bedup: $FS: not reset"
 	ls "$STATE/$FS" | diff - "$BATS_TEST_TMPDIR/before"
 	run --separate-stderr bedup reset -y vol:"$MNT/sv"
 	assert_success
@@ -274,16 +282,36 @@ lock"
 	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
 }
 
-@test "forget-fs drops all the state of a filesystem" {
+@test "forget-fs asks, then drops all the state of a filesystem" {
 	mkfile "$MNT/a" 2M
 	bedup dedup "$MNT" >/dev/null
 	[ -d "$STATE/$FS" ]
-	run --separate-stderr bedup forget-fs "$(tr a-f A-F <<<"$FS")"
+	ls "$STATE/$FS" >"$BATS_TEST_TMPDIR/before"
+	q="bedup: forget $FS: every checkpoint, the catalog and the last dedups? [y/N] "
+	run --separate-stderr bedup forget-fs "$FS" <<<"n"
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" "$q
+bedup: $FS: not forgotten"
+	run --separate-stderr bedup forget-fs "$FS" </dev/null
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" "$q
+bedup: $FS: not forgotten"
+	ls "$STATE/$FS" | diff - "$BATS_TEST_TMPDIR/before"
+	run --separate-stderr bedup forget-fs "$(tr a-f A-F <<<"$FS")" <<<"y"
+	assert_success
+	assert_output ""
+	# (bats drops the trailing blank of a last line)
+	assert_equal "$stderr" "${q% }"
+	[ ! -e "$STATE/$FS" ]
+	bedup dedup "$MNT" >/dev/null
+	run --separate-stderr bedup forget-fs -y "$FS" </dev/null
 	assert_success
 	assert_output ""
 	assert_equal "$stderr" ""
 	[ ! -e "$STATE/$FS" ]
-	run --separate-stderr bedup forget-fs "$FS"
+	run --separate-stderr bedup forget-fs -y "$FS"
 	assert_failure 1
 	assert_output ""
 	assert_equal "$stderr" "bedup: $FS: nothing known about it in $STATE"
