@@ -154,6 +154,33 @@ teardown() {
 	[ ! -e "$STATE/$FS/changes" ]
 }
 
+@test "a run without --size-cutoff keeps the stored one, and the checkpoints" {
+	mkfile "$MNT/a" 128K
+	run --separate-stderr bedup scan --size-cutoff 64K "$MNT"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(cat "$STATE/$FS/cutoff")" 65536
+	gen=$(cat "$STATE/$FS/5.gen")
+	# two new identical files over the stored cutoff, under the default
+	mkfile "$MNT/b" 128K b
+	copy "$MNT/b" "$MNT/c"
+	run --separate-stderr bedup dedup -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 131072)"
+	[[ $stderr != *rescanning* ]]
+	shared "$MNT/b" "$MNT/c"
+	assert_equal "$(cat "$STATE/$FS/cutoff")" 65536
+	[ "$(cat "$STATE/$FS/5.gen")" -ge "$gen" ]
+	# an explicit cutoff still wins, and is stored; a lower one rescans
+	run --separate-stderr bedup dedup --size-cutoff 1M "$MNT"
+	assert_success
+	assert_equal "$(cat "$STATE/$FS/cutoff")" 1048576
+	run --separate-stderr bedup dedup -v --size-cutoff 32K "$MNT"
+	assert_success
+	assert_equal "$(cat "$STATE/$FS/cutoff")" 32768
+	[[ $stderr == *"size cutoff lowered from 1048576 to 32768: rescanning everything"* ]]
+}
+
 @test "a file in use is skipped, and taken again by the next run" {
 	mkfile "$MNT/a" 2M
 	copy "$MNT/a" "$MNT/b"
