@@ -158,6 +158,14 @@ struct bd_group {
 size_t bd_group_next(struct bd_input *in, struct bd_group *g);
 void bd_group_free(struct bd_group *g);
 
+/* Hard links count as one member (RECORDS.md): sets SEEN[i] (G->n bytes)
+ * to 1 when record I of G names the inode of an earlier record of G (a
+ * hard link of it, or the same record again), else to 0, and returns how
+ * many distinct inodes G holds. Sorts the records' indexes, so that a
+ * group of any size takes n log n; every stage that counts members calls
+ * it once per group. */
+size_t bd_group_links(const struct bd_group *g, char *seen);
+
 /* ---- btrfs.c: what the stages ask of btrfs ------------------------- */
 
 /* Writes the filesystem UUID of the btrfs file FD is on to OUT as 36
@@ -290,10 +298,6 @@ int bd_member_open(const struct bd_record *r, struct stat *st);
 /* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
  * snapshot), else 0. Returns 0 or -1/errno. */
 int bd_subvol_readonly_fd(int fd, int *ro);
-
-/* True when record I of G names the same inode as an earlier record of
- * G: a hard link, which counts as one member (RECORDS.md). */
-int bd_group_seen(const struct bd_group *g, size_t i);
 
 /* ---- dedupe.c: sharing data with FIDEDUPERANGE ---------------------- */
 

@@ -50,14 +50,3 @@ bd_subvol_readonly_fd(int fd, int *ro)
 	*ro = !!(a.flags & BTRFS_ROOT_SUBVOL_RDONLY);
 	return 0;
 }
-
-int
-bd_group_seen(const struct bd_group *g, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < i; j++)
-		if (bd_record_same_inode(&g->r[j], &g->r[i]))
-			return 1;
-	return 0;
-}

@@ -51,12 +51,14 @@ survey(const struct bd_group *g, struct cand *c)
 {
 	struct bd_extents x = {0};
 	struct stat st;
+	char *seen = bd_emalloc(g->n);
 	size_t i;
 	int fd;
 
+	bd_group_links(g, seen);
 	for (i = 0; i < g->n; i++) {
 		memset(&c[i], 0, sizeof c[i]);
-		if (bd_group_seen(g, i) || (fd = bd_member_open(&g->r[i], &st)) < 0)
+		if (seen[i] || (fd = bd_member_open(&g->r[i], &st)) < 0)
 			continue;
 		if (bd_subvol_readonly_fd(fd, &c[i].ro) < 0)
 			bd_pfail(g->r[i].path, "cannot read the subvolume's flags:");
@@ -71,6 +73,7 @@ survey(const struct bd_group *g, struct cand *c)
 		close(fd);
 	}
 	bd_extents_free(&x);
+	free(seen);
 }
 
 /* The source: a member with a data extent first (inline data cannot be

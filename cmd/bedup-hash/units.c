@@ -8,19 +8,6 @@
 
 /* orders of indexes, for qsort_r: sorting keeps large groups n log n */
 static int
-by_inode(const void *pa, const void *pb, void *arg)
-{
-	const struct bd_record *r = arg;
-	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-
-	if (r[a].subvol != r[b].subvol)
-		return r[a].subvol < r[b].subvol ? -1 : 1;
-	if (r[a].ino != r[b].ino)
-		return r[a].ino < r[b].ino ? -1 : 1;
-	return (a > b) - (a < b);
-}
-
-static int
 by_layout(const void *pa, const void *pb, void *arg)
 {
 	const struct member *m = arg;
@@ -106,22 +93,16 @@ by_class(const void *pa, const void *pb, void *arg)
 size_t
 collapse_links(struct bd_group *g, struct member *mem)
 {
-	size_t *byino = bd_ecalloc(g->n, sizeof *byino);   /* records by inode */
-	char *keep = bd_ecalloc(g->n, 1);
+	char *seen = bd_ecalloc(g->n, 1);
 	size_t i, n = 0;
 
-	for (i = 0; i < g->n; i++)
-		byino[i] = i;
-	qsort_r(byino, g->n, sizeof *byino, by_inode, g->r);
-	for (i = 0; i < g->n; i++)
-		keep[byino[i]] = i == 0 || !bd_record_same_inode(&g->r[byino[i - 1]], &g->r[byino[i]]);
+	bd_group_links(g, seen);
 	for (i = 0; i < g->n; i++) {
 		mem[i].fd = -1;
-		if (keep[i])
+		if (!seen[i])
 			mem[n++].r = g->r[i];
 	}
-	free(keep);
-	free(byino);
+	free(seen);
 	return n;
 }
 
