@@ -299,6 +299,23 @@ int bd_member_open(const struct bd_record *r, struct stat *st);
  * snapshot), else 0. Returns 0 or -1/errno. */
 int bd_subvol_readonly_fd(int fd, int *ro);
 
+/* ---- source.c: the member the others share from ------------------- */
+
+/* What the source rule weighs of a member. */
+struct bd_source {
+	int inl;                      /* its data lies inline: no extent to share */
+	int ro;                       /* in a read-only subvolume: cannot change */
+	uint64_t shared;              /* bytes in extents already shared */
+};
+
+/* The source rule: true when A is a better source than B. A member with
+ * a data extent comes first (inline data cannot be shared), then one that
+ * must stay as it is (read-only), then the one whose data is most shared
+ * already (fewest new extents); on a tie B stays, so that a loop over the
+ * members in order keeps the first. bedup-clone picks its source with it
+ * and bedup-hash reads through that member first, so the two agree. */
+int bd_source_better(const struct bd_source *a, const struct bd_source *b);
+
 /* ---- dedupe.c: sharing data with FIDEDUPERANGE ---------------------- */
 
 #define BD_DEDUPE_CHUNK (16u << 20)   /* bytes per call (btrfs's own cap) */

@@ -189,28 +189,33 @@ csum_step(void *job, size_t k, char *buf)
 }
 
 /* The N units US have the same checksums: most likely one content,
- * which bedup-clone will share from the member it picks as the source:
- * the one in a read-only subvolume, else the one whose data is most
- * shared, else the first (its rule). Its unit is read through that
- * member, the others through a member it will share into: the kernel's
- * compare then finds both sides' pages in the cache, which is per inode. */
+ * which bedup-clone will share from the member it picks as the source
+ * (lib's rule, bd_source_better, over the members in input order). Its
+ * unit is read through that member, the others through a member it will
+ * share into: the kernel's compare then finds both sides' pages in the
+ * cache, which is per inode. NM is the number of members. */
 static void
-plan_reads(struct member *mem, struct unit *units, const size_t *us, size_t n)
+plan_reads(struct member *mem, size_t nm, struct unit *units, const size_t *us, size_t n)
 {
+	char *cand = bd_ecalloc(nm, 1);   /* members of the units US */
+	struct bd_source s, best = { 0, 0, 0 };
 	size_t k, i, src = SIZE_MAX;
-	uint64_t sh, best = 0;
 
-	for (k = 0; k < n; k++) {
-		for (i = units[us[k]].first; i != SIZE_MAX; i = mem[i].next) {
-			mem[i].ro = member_readonly(&mem[i]);
-			sh = bd_extents_shared_bytes(&mem[i].x);
-			if (src == SIZE_MAX || mem[i].ro > mem[src].ro ||
-			    (mem[i].ro == mem[src].ro && (sh > best || (sh == best && i < src)))) {
-				src = i;
-				best = sh;
-			}
+	for (k = 0; k < n; k++)
+		for (i = units[us[k]].first; i != SIZE_MAX; i = mem[i].next)
+			cand[i] = 1;
+	for (i = 0; i < nm; i++) {
+		if (!cand[i])
+			continue;
+		mem[i].ro = member_readonly(&mem[i]);
+		s = (struct bd_source){ bd_extents_inline(&mem[i].x), mem[i].ro,
+		    bd_extents_shared_bytes(&mem[i].x) };
+		if (src == SIZE_MAX || bd_source_better(&s, &best)) {
+			src = i;
+			best = s;
 		}
 	}
+	free(cand);
 	for (k = 0; k < n; k++) {
 		struct unit *u = &units[us[k]];
 
@@ -260,7 +265,7 @@ match_csums(struct job *jb, size_t n, size_t nu, size_t nj, char *buf)
 		for (j = i + 1; j < nu && !memcmp(units[bycsum[i]].csum, units[bycsum[j]].csum, 16); j++)
 			unread += !units[bycsum[j]].known;
 		if (j - i >= 2 && unread)
-			plan_reads(jb->mem, units, bycsum + i, j - i);
+			plan_reads(jb->mem, n, units, bycsum + i, j - i);
 	}
 	free(bycsum);
 	return (long)k;
