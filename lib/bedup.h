@@ -197,6 +197,8 @@ enum bd_open_result {
 	BD_OPEN_OTHER,                /* R names no regular file, or its inode is gone and
 	                               * its path names another inode or no regular file */
 	BD_OPEN_ERROR,                /* see errno */
+	BD_OPEN_SIZE,                 /* bd_member_check: the inode named, but its
+	                               * size is not R's (written since) */
 };
 
 /* Opens the file R names for reading (O_RDONLY|O_NOATIME|O_CLOEXEC plus
@@ -287,12 +289,23 @@ void bd_inode_key(struct bd_inode *k, const struct bd_record *r);
 int bd_inode_cmp(const void *a, const void *b);
 
 
-/* ---- member.c: opening a group member (lock and clone) -------------- */
+/* ---- member.c: opening a group member ------------------------------ */
 
-/* Opens the file R names (bd_open_record) and checks its size is still
- * R's. Returns the fd, or -1: silently when the file is gone (nothing is
- * left to do), after a note and bd_status 1 when it changed or cannot be
- * opened. */
+/* The one identity check of a member: opens the file R names
+ * (bd_open_record: regular, same FSID, SUBVOL, INO and generation) and
+ * checks its size is still R's SIZE. Returns BD_OPEN_OK with *FD open and
+ * ST its stat, else why not (*FD is -1; with BD_OPEN_SIZE, ST is the stat
+ * that differs, for the message). Reports nothing: each stage says what
+ * it wants, when it wants (bedup-hash notes it in input order). */
+enum bd_open_result bd_member_check(const struct bd_record *r, int *fd, struct stat *st);
+
+/* The size half of bd_member_check, for a file opened before (ST its stat
+ * now): BD_OPEN_OK, or BD_OPEN_SIZE when ST's size is not R's. */
+enum bd_open_result bd_member_size(const struct bd_record *r, const struct stat *st);
+
+/* bd_member_check with the report bedup-lock and bedup-clone make: returns
+ * the fd, or -1: silently when the file is gone (nothing is left to do),
+ * after a note and bd_status 1 when it changed or cannot be opened. */
 int bd_member_open(const struct bd_record *r, struct stat *st);
 
 /* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only

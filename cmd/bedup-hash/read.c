@@ -26,38 +26,39 @@ drop(struct member *m, const char *fmt, ...)
 	m->state = DROPPED;
 }
 
-/* whether ST still has the size M's record names; if not, M is dropped */
-static int
-size_ok(struct member *m, const struct stat *st)
+/* M dropped for its size, ST's, which is not its record's */
+static void
+size_changed(struct member *m, const struct stat *st)
 {
-	if ((uint64_t)st->st_size == m->r.size)
-		return 1;
 	drop(m, "changed: size is %jd, record says %" PRIu64, (intmax_t)st->st_size, m->r.size);
-	return 0;
 }
 
-/* opens M, checking it is still the inode and size its record names */
+/* opens M, checking it is still the inode and size its record names
+ * (bd_member_check); the reason it is not goes into M */
 int
 open_member(struct member *m, struct stat *st)
 {
 	enum bd_open_result res;
 	int fd;
 
-	res = bd_open_record(&m->r, 0, &fd, st);
-	if (res == BD_OPEN_GONE) {
+	switch ((res = bd_member_check(&m->r, &fd, st))) {
+	case BD_OPEN_OK:
+		return fd;
+	case BD_OPEN_GONE:
 		m->state = GONE;
-		return -1;
-	}
-	if (res != BD_OPEN_OK) {
-		m->replaced = res == BD_OPEN_OTHER;
+		break;
+	case BD_OPEN_SIZE:
+		size_changed(m, st);
+		break;
+	case BD_OPEN_OTHER:
+		m->replaced = 1;
 		drop(m, "%s", bd_open_strerror(res));
-		return -1;
+		break;
+	case BD_OPEN_ERROR:
+		drop(m, "%s", bd_open_strerror(res));
+		break;
 	}
-	if (!size_ok(m, st)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return -1;
 }
 
 /* M's file: the one its first open checked, kept open when the group is
@@ -73,7 +74,11 @@ member_fd(struct member *m, struct stat *st)
 		drop(m, "fstat: %s", strerror(errno));
 		return -1;
 	}
-	return size_ok(m, st) ? m->fd : -1;
+	if (bd_member_size(&m->r, st) != BD_OPEN_OK) {
+		size_changed(m, st);
+		return -1;
+	}
+	return m->fd;
 }
 
 /* M's kept fd, or a fresh identity-checked one; -1 if neither, M left
