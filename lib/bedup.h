@@ -212,6 +212,10 @@ int bd_commit_fd(int fd, uint64_t *transid);
  * (CAP_SYS_ADMIN). Returns 0 or -1/errno. */
 int bd_defrag_fd(int fd);
 
+/* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
+ * snapshot), else 0. Returns 0 or -1/errno. */
+int bd_subvol_readonly_fd(int fd, int *ro);
+
 /* ---- open.c: opening the inode a record names --------------------- */
 
 /* Opens PATH with FLAGS (O_NOFOLLOW is added), refusing a symlink in any
@@ -342,9 +346,6 @@ enum bd_open_result bd_member_size(const struct bd_record *r, const struct stat 
  * after a note and bd_status 1 when it changed or cannot be opened. */
 int bd_member_open(const struct bd_record *r, struct stat *st);
 
-/* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
- * snapshot), else 0. Returns 0 or -1/errno. */
-int bd_subvol_readonly_fd(int fd, int *ro);
 
 /* ---- source.c: the member the others share from ------------------- */
 
