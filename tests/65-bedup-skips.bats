@@ -77,3 +77,31 @@ bedup-lock: $BEDUP_RUN_DIR/$FS/n: nodatacow unlike the rest of its group, skippe
 	shared "$MNT/a" "$MNT/b"
 	[ ! -e "$STATE/$FS/changes" ]
 }
+
+@test "churn between runs: files deleted and recreated are dropped quietly" {
+	local i
+	mkdir "$MNT/d"
+	# files of one size: one candidate group, each tracked by the catalog
+	for i in $(seq 200); do mkfile "$MNT/d/f$i" 8K "s$i"; done
+	copy "$MNT/d/f1" "$MNT/d/g1"
+	run --separate-stderr bedup dedup -q --size-cutoff 4K "$MNT"
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	# a writer replaces 40 of them (save by rename), deletes 20
+	for i in $(seq 2 41); do
+		mkfile "$MNT/d/.new" 8K "t$i"
+		mv "$MNT/d/.new" "$MNT/d/f$i"
+	done
+	for i in $(seq 42 61); do rm "$MNT/d/f$i"; done
+	copy "$MNT/d/f2" "$MNT/d/g2"
+	run --separate-stderr bedup dedup -q "$MNT"
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	shared "$MNT/d/f2" "$MNT/d/g2"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 0 0)"
+	assert_equal "$stderr" ""
+}
