@@ -2,6 +2,11 @@
 # GNU make. Every program lives in cmd/NAME/ (NAME.c plus a man page) and
 # links lib/libbedup.a; adding a program needs no change here.
 
+# The one version of bedup: every program's --version prints it (through
+# -DBD_VERSION), the wrapper asks a stage for it, debian/changelog repeats
+# it (a test checks that the two agree).
+VERSION = 0.1
+
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
@@ -14,7 +19,7 @@ PKGS     = libbtrfsutil libxxhash
 CFLAGS  ?= -O2 -g
 WERROR  ?= -Werror
 BD_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra $(WERROR) \
-	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -Ilib \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -Ilib -DBD_VERSION='"$(VERSION)"' \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 BD_LIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -45,9 +50,10 @@ TESTBINS = tests/recio bench/mkcorpus bench/manifest
 all: $(BINS) $(TESTBINS)
 
 # Rebuild everything when the flags change (e.g. SANITIZE=1 after a
-# plain build), so a sanitizer run never tests stale objects.
+# plain build) or the version, so a sanitizer run never tests stale objects.
 .build-flags: FORCE
-	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' >$@
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS) $(VERSION)' | cmp -s - $@ || \
+		echo '$(CC) $(CFLAGS) $(LDFLAGS) $(VERSION)' >$@
 FORCE:
 
 lib/%.o: lib/%.c lib/bedup.h .build-flags
@@ -124,7 +130,7 @@ FUZZTIME ?= 60
 FUZZ_SRC  = $(wildcard fuzz/*.c)
 FUZZ_BINS = $(FUZZ_SRC:.c=.fuzz)
 fuzz/%.fuzz: fuzz/%.c fuzz/stage.h $(wildcard cmd/*/*.c) $(LIB_SRC) lib/bedup.h
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib \
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -DBD_VERSION='"$(VERSION)"' \
 		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(BD_LIBS)
 

@@ -7,8 +7,6 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#define BD_VERSION "0.1"
-
 /* ---- err.c: messages, exit status, allocation ---------------------- */
 
 /* Program name for messages, and the exit status so far (0, or 1 once
@@ -43,6 +41,14 @@ void *bd_emalloc(size_t n);
 void *bd_ecalloc(size_t n, size_t size);
 void *bd_erealloc(void *p, size_t n);
 char *bd_estrdup(const char *s);
+
+/* ---- version.c: --version ------------------------------------------ */
+
+/* When the first argument is "--version", prints "PROG VERSION" on
+ * stdout (VERSION from the Makefile, the same for every program and
+ * the bedup wrapper) and exits 0, or 2 if stdout fails. Call it right
+ * after bd_init, before option parsing. */
+void bd_version(int argc, char **argv);
 
 /* ---- num.c: numbers on the command line and in records ------------ */
 

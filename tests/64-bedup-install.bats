@@ -22,6 +22,27 @@ teardown() {
 	assert_equal "$stderr" ""
 }
 
+# the Makefile's VERSION, the one place the version is written
+make_version() {
+	make -s -C "$BEDUP_ROOT" --no-print-directory -f Makefile -f - print-version <<<'print-version: ; @echo $(VERSION)'
+}
+
+@test "--version: every program prints the Makefile's VERSION on stdout, exit 0" {
+	local v p
+	v=$(make_version)
+	[[ $v =~ ^[0-9]+(\.[0-9]+)+$ ]]
+	for p in bedup bedup-findnew bedup-group bedup-hash bedup-lock bedup-clone; do
+		run --separate-stderr "$p" --version
+		assert_success
+		assert_output "$p $v"
+		assert_equal "$stderr" ""
+	done
+	# only as the first argument: elsewhere it is an unknown option
+	run --separate-stderr bedup-group -s 1 --version
+	assert_failure 2
+	assert_output ""
+}
+
 @test "make install and uninstall, with PREFIX and DESTDIR" {
 	local dest=$BATS_TEST_TMPDIR/dest
 	run --separate-stderr make -s -C "$BEDUP_ROOT" install PREFIX=/usr DESTDIR="$dest"

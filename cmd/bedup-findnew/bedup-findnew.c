@@ -912,6 +912,7 @@ main(int argc, char **argv)
 	size_t j, k;
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	while ((c = getopt(argc, argv, "g:S:c:us:x0th")) != -1) {
 		switch (c) {
 		case 'g':

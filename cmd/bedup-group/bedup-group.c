@@ -446,6 +446,7 @@ main(int argc, char **argv)
 	int c, update = 0, keep = 0;
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	memset(&s, 0, sizeof s);
 	s.minsize = 1;
 	s.budget = DEFAULT_MEMORY;
