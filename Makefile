@@ -31,7 +31,8 @@ endif
 # Debian packages the build and the tests need (make deps installs them).
 DEB_DEPS = build-essential btrfs-progs libbtrfsutil-dev libxxhash-dev pkg-config \
 	bats bats-support bats-assert mandoc xxhash strace util-linux e2fsprogs \
-	shellcheck bash-completion openssl
+	shellcheck bash-completion openssl \
+	debhelper dpkg-dev fakeroot lintian systemd man-db
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
@@ -45,7 +46,7 @@ MAN8    = $(wildcard cmd/*/*.8)
 MANS    = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
 TESTBINS = tests/recio bench/mkcorpus bench/manifest
 
-.PHONY: all check test deps demo bench install uninstall clean lint-man fuzz
+.PHONY: all check test deps demo bench install uninstall clean lint-man fuzz deb
 
 all: $(BINS) $(TESTBINS)
 
@@ -103,13 +104,10 @@ bench:
 	@if [ -x bench/run ]; then bench/run; else echo "make bench: no benchmarks yet"; fi
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(BINS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
-	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1)
-	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
-	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
-	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8)
+	$(foreach n,1 5 7 8,$(if $(MAN$(n)),install -d $(DESTDIR)$(MANDIR)/man$(n) && \
+		install -m 644 $(MAN$(n)) $(DESTDIR)$(MANDIR)/man$(n);))
 	install -d $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR)
 	install -m 644 contrib/bedup.bash-completion $(DESTDIR)$(COMPDIR)/bedup
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/bedup.service >$(DESTDIR)$(UNITDIR)/bedup.service
@@ -123,6 +121,21 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 	rm -f $(DESTDIR)$(COMPDIR)/bedup $(DESTDIR)$(UNITDIR)/bedup.service \
 		$(DESTDIR)$(UNITDIR)/bedup.timer
+
+# deb: bedup_VERSION_ARCH.deb (and .changes, .buildinfo) in DEB_OUT, as
+# dpkg-buildpackage makes them beside the tree. It builds a copy of the
+# tree in DEB_OUT, so that its "debian/rules clean" leaves this tree's
+# build (and the tests running on it) alone; then lintian checks both.
+DEB_OUT ?= ..
+deb:
+	@d='$(DEB_OUT)/bedup-$(VERSION)'; rm -rf "$$d" && mkdir -p "$$d" && \
+	tar -cf - --exclude=./.git --exclude=./tests/log --exclude='*.img' \
+		--exclude=./fuzz/work --exclude=./fuzz/crashes --exclude=./debian/bedup . | \
+		tar -xf - -C "$$d" && \
+	( cd "$$d" && dpkg-buildpackage -us -uc -b ) >'$(DEB_OUT)/bedup-build.log' 2>&1 || \
+		{ tail -40 '$(DEB_OUT)/bedup-build.log' >&2; exit 1; }; \
+	rm -rf "$$d"
+	lintian --fail-on error,warning $(DEB_OUT)/bedup_$(VERSION)_*.changes $(DEB_OUT)/bedup_$(VERSION)_*.deb
 
 # Fuzzing (clang, libFuzzer): each fuzz/NAME.c target runs FUZZTIME
 # seconds from fuzz/corpus/NAME; crashes land in fuzz/crashes/.
