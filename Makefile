@@ -32,7 +32,7 @@ endif
 DEB_DEPS = build-essential btrfs-progs libbtrfsutil-dev libxxhash-dev pkg-config \
 	bats bats-support bats-assert mandoc xxhash strace util-linux e2fsprogs \
 	shellcheck bash-completion openssl \
-	debhelper dpkg-dev fakeroot lintian systemd man-db
+	debhelper dpkg-dev fakeroot lintian systemd man-db jq
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)

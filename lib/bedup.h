@@ -75,6 +75,21 @@ char *bd_escape_str(const char *s);
  * define (a lone backslash, "\x", "\400", a raw TAB or LF). */
 int bd_unescape(char *s, size_t n, size_t *outn);
 
+/* ---- json.c: JSON values from bytes ------------------------------- */
+
+/* Returns 1 if the N bytes of S are UTF-8 (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), else 0. */
+int bd_utf8_valid(const char *s, size_t n);
+
+/* Writes the N bytes of S to F as one JSON value: a string when they are
+ * UTF-8 (quote, backslash and controls escaped, DEL as \u007f), else an
+ * array of the byte values, as journalctl -o json does, so that any name
+ * comes out exact and valid. Returns 0, or -1 on a write error. */
+int bd_json_string(FILE *f, const char *s, size_t n);
+
+/* Returns 1 if S is an integer as JSON writes one (-?(0|[1-9][0-9]*)). */
+int bd_json_int_valid(const char *s);
+
 /* ---- record.c: one file record ------------------------------------ */
 
 #define BD_FSID_LEN 36
