@@ -125,14 +125,19 @@ uninstall:
 # deb: bedup_VERSION_ARCH.deb (and .changes, .buildinfo) in DEB_OUT, as
 # dpkg-buildpackage makes them beside the tree. It builds a copy of the
 # tree in DEB_OUT, so that its "debian/rules clean" leaves this tree's
-# build (and the tests running on it) alone; then lintian checks both.
+# build (and the tests running on it) alone, with none of this make's
+# variables (make check SANITIZE=1 must not package an ASan build); then
+# lintian checks the .deb and the .changes.
 DEB_OUT ?= ..
+DEB_UNSET = $(foreach v,MAKEFLAGS MFLAGS MAKELEVEL SANITIZE VERSION WERROR CFLAGS LDFLAGS \
+	PREFIX BINDIR MANDIR UNITDIR COMPDIR DESTDIR,-u $(v))
 deb:
 	@d='$(DEB_OUT)/bedup-$(VERSION)'; rm -rf "$$d" && mkdir -p "$$d" && \
 	tar -cf - --exclude=./.git --exclude=./tests/log --exclude='*.img' \
 		--exclude=./fuzz/work --exclude=./fuzz/crashes --exclude=./debian/bedup . | \
 		tar -xf - -C "$$d" && \
-	( cd "$$d" && dpkg-buildpackage -us -uc -b ) >'$(DEB_OUT)/bedup-build.log' 2>&1 || \
+	( cd "$$d" && env $(DEB_UNSET) dpkg-buildpackage -us -uc -b ) \
+		>'$(DEB_OUT)/bedup-build.log' 2>&1 || \
 		{ tail -40 '$(DEB_OUT)/bedup-build.log' >&2; exit 1; }; \
 	rm -rf "$$d"
 	lintian --fail-on error,warning $(DEB_OUT)/bedup_$(VERSION)_*.changes $(DEB_OUT)/bedup_$(VERSION)_*.deb

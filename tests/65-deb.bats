@@ -69,6 +69,11 @@ source"
 		lib/systemd/system/bedup.service lib/systemd/system/bedup.timer; do
 		assert_line --regexp " \\./$f\$"
 	done
+	# a plain build, even when the suite runs on a SANITIZE=1 one
+	dpkg-deb -x "$deb" "$BATS_TEST_TMPDIR/x"
+	run ldd "$BATS_TEST_TMPDIR/x/usr/bin/bedup-hash"
+	assert_success
+	refute_output --partial asan
 }
 
 @test "apt-get install ./bedup_*.deb; run from /usr/bin; units verify; purge" {
