@@ -378,8 +378,7 @@ sorted() {
 	# let the user reach the mount point through the test's private dirs
 	d=$MNT
 	while [ "$d" != "$BATS_RUN_TMPDIR" ] && [ "$d" != / ]; do d=${d%/*}; chmod o+x "$d"; done
-	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$BEDUP_ROOT/cmd/bedup-findnew/bedup-findnew" "$SV"
+	run --separate-stderr as_nobody bedup-findnew "$SV"
 	assert_failure 2
 	assert_output ""
 	assert_equal "$stderr" "bedup-findnew: $SV: cannot search: Operation not permitted"

@@ -509,8 +509,7 @@ pipeline() {
 	while [ "$d" != "$BATS_RUN_TMPDIR" ] && [ "$d" != / ]; do d=${d%/*}; chmod o+x "$d"; done
 	chmod o+r "$BATS_TEST_TMPDIR/in"
 	# c is not where its record says: without handles it is gone
-	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$BEDUP_ROOT/cmd/bedup-hash/bedup-hash" "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr as_nobody bedup-hash "$BATS_TEST_TMPDIR/in"
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(sed 2q "$BATS_TEST_TMPDIR/in")")"

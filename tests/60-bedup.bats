@@ -70,13 +70,11 @@ usage_error() {
 @test "cli: dedup and scan need root" {
 	command -v setpriv >/dev/null || skip "no setpriv"
 	[ "$(id -u)" = 0 ] || skip "not root: cannot drop root"
-	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$BEDUP_ROOT/cmd/bedup/bedup" dedup /
+	run --separate-stderr as_nobody bedup dedup /
 	assert_failure 2
 	assert_output ""
 	assert_equal "$stderr" "bedup: dedup needs root"
-	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$BEDUP_ROOT/cmd/bedup/bedup" scan
+	run --separate-stderr as_nobody bedup scan
 	assert_failure 2
 	assert_equal "$stderr" "bedup: scan needs root"
 }

@@ -83,6 +83,20 @@ fsid() {
 	btrfs filesystem show "$1" | sed -n 's/.*uuid: \([0-9a-f-]*\).*/\1/p'
 }
 
+# as_nobody PROG ARG...: runs the bedup program PROG (a stage or the
+# wrapper) as user nobody. It runs a copy in a directory every user can
+# reach: root may keep the checkout where nobody else can (/root/bedup, a
+# mktemp -d), and sh must read a script it runs.
+as_nobody() {
+	local prog=$1 bin=$BATS_RUN_TMPDIR/nobody-bin
+	shift
+	mkdir -p "$bin"
+	cp "$BEDUP_ROOT/cmd/$prog/$prog" "$bin/$prog"
+	chmod 755 "$bin" "$bin/$prog"
+	chmod o+x "$BATS_RUN_TMPDIR"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$bin/$prog" "$@"
+}
+
 # mkfile PATH SIZE [SEED]: a file of SIZE bytes of seeded pseudo-random
 # data (same SEED, same bytes), written without reflinks.
 mkfile() {
