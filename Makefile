@@ -65,7 +65,7 @@ lib/libbedup.a: $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
 .SECONDEXPANSION:
-$(BINS): %: $$(wildcard $$(dir $$@)*.c) lib/libbedup.a lib/bedup.h .build-flags
+$(BINS): %: $$(wildcard $$(dir $$@)*.c $$(dir $$@)*.h) lib/libbedup.a lib/bedup.h .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) lib/libbedup.a $(BD_LIBS)
 
 # test and benchmark instruments: built like the programs, so that a

@@ -24,8 +24,8 @@ bd_atomic_open(struct bd_atomic *a, const char *path)
 		goto fail;
 	a->f = fdopen(fd, "w");
 	if (!a->f) {
+		bd_close_keep(fd);
 		e = errno;
-		close(fd);
 		unlink(a->tmp);
 		errno = e;
 		goto fail;
@@ -44,7 +44,7 @@ static int
 sync_dir(const char *path)
 {
 	char *dir = bd_estrdup(path), *slash = strrchr(dir, '/');
-	int fd, r, e;
+	int fd, r;
 
 	if (slash == dir)
 		slash[1] = '\0';
@@ -57,9 +57,7 @@ sync_dir(const char *path)
 	if (fd < 0)
 		return -1;
 	r = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
+	bd_close_keep(fd);
 	return r;
 }
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-/* ---- err.c: messages, exit status, allocation ---------------------- */
+/* ---- err.c: messages, exit status, allocation, closing ------------- */
 
 /* Program name for messages, and the exit status so far (0, or 1 once
  * something was skipped or failed). The only global mutable state. */
@@ -41,6 +41,10 @@ void *bd_emalloc(size_t n);
 void *bd_ecalloc(size_t n, size_t size);
 void *bd_erealloc(void *p, size_t n);
 char *bd_estrdup(const char *s);
+
+/* Closes FD and leaves errno as it was: for the paths that give up after
+ * a failed call and must report that call's errno, not close's. */
+void bd_close_keep(int fd);
 
 /* ---- version.c: --version ------------------------------------------ */
 
@@ -197,12 +201,42 @@ int bd_igen_fd(int fd, uint32_t *gen);
  * at least this large. Returns 0 or -1/errno. */
 int bd_fs_generation_fd(int fd, uint64_t *gen);
 
+/* The checksum geometry of the filesystem FD is on (BTRFS_IOC_FS_INFO),
+ * for bd_csum_digest. Returns 0 or -1/errno (ENOTSUP: a kernel that does
+ * not say). */
+struct bd_csum_fs {
+	uint32_t sectorsize, nodesize, csum_size;
+};
+int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
+
+/* The inode flags (FS_IOC_GETFLAGS: FS_IMMUTABLE_FL, FS_APPEND_FL,
+ * FS_NOCOW_FL...) of FD into *FLAGS. Returns 0 or -1/errno. */
+int bd_iflags_fd(int fd, int *flags);
+
+/* Writes out the dirty data of the filesystem FD is on (syncfs) and
+ * commits its running transaction (libbtrfsutil's start and wait sync),
+ * whose id goes to *TRANSID: every change made before the call is then
+ * in the trees a search reads, and every later change gets a larger
+ * generation. Returns 0 or -1/errno. */
+int bd_commit_fd(int fd, uint64_t *transid);
+
+/* Rewrites where FD's data lies, never what it is (DEFRAG_RANGE of the
+ * whole file, writeback started). Root needs no write access to the file
+ * (CAP_SYS_ADMIN). Returns 0 or -1/errno. */
+int bd_defrag_fd(int fd);
+
 /* ---- open.c: opening the inode a record names --------------------- */
 
 /* Opens PATH with FLAGS (O_NOFOLLOW is added), refusing a symlink in any
  * component of the path (ELOOP), whatever its length: paths longer than
  * PATH_MAX are opened piece by piece. Returns an fd or -1/errno. */
 int bd_open_nofollow(const char *path, int flags);
+
+/* Reopens PFD, an O_PATH fd, for reading through /proc/self/fd: the very
+ * inode PFD holds, whatever has since been renamed over its path.
+ * O_RDONLY|O_NOATIME|O_CLOEXEC plus EXTRA, without O_NOATIME where the
+ * caller may not set it. Closes PFD. Returns an fd or -1/errno. */
+int bd_reopen(int pfd, int extra);
 
 enum bd_open_result {
 	BD_OPEN_OK = 0,
@@ -404,14 +438,6 @@ int bd_open_handle(const struct bd_record *r, int flags);
 
 /* ---- csum.c: what btrfs's data checksums tell of a file ------------ */
 
-struct bd_csum_fs {
-	uint32_t sectorsize, nodesize, csum_size;
-};
-
-/* The checksum geometry of the filesystem FD is on (BTRFS_IOC_FS_INFO).
- * Returns 0 or -1/errno. */
-int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
-
 /* Into OUT, a digest of the checksums btrfs keeps of every sector of the
  * data X maps (the extent map of a file of SIZE bytes, read through FD):
  * files with different digests hold different bytes; equal digests
@@ -422,6 +448,64 @@ int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
  * stale), or -1/errno. */
 int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, uint64_t size,
     void *buf, size_t bufsz, uint8_t out[16]);
+
+/* ---- search.c: reading btrfs trees (TREE_SEARCH_V2) ---------------- */
+
+/* A key of a btrfs tree: (objectid, type, offset) compare as one number. */
+struct bd_key {
+	uint64_t obj;
+	uint32_t type;
+	uint64_t off;
+};
+
+/* One item a search returned: its key, the transaction that last wrote
+ * its leaf, and its LEN bytes of DATA (in the search's buffer: valid until
+ * the next run). */
+struct bd_search_item {
+	uint64_t objectid, offset, transid;
+	uint32_t type, len;
+	const unsigned char *data;
+};
+
+/* A search of one tree: the kernel's argument block with its buffer, and
+ * a cursor over the items of the last run. */
+struct btrfs_ioctl_search_args_v2;
+struct bd_search {
+	struct btrfs_ioctl_search_args_v2 *a;
+	size_t cap;                   /* bytes of buffer after the block */
+	int own;                      /* a buffer of its own, grown as needed */
+	uint32_t left;                /* items of the last run not yet read */
+	size_t off;
+};
+
+/* Sets S up with a buffer of its own, CAP bytes to start with (free with
+ * bd_search_free), or with the caller's BUF of BUFSZ bytes, block
+ * included, which is never grown. */
+void bd_search_init(struct bd_search *s, size_t cap);
+void bd_search_init_buf(struct bd_search *s, void *buf, size_t bufsz);
+void bd_search_free(struct bd_search *s);
+
+/* Aims S at the items of tree TREE with keys from MIN to MAX, in leaves
+ * written in transaction MINTRANS or later (0: all). */
+void bd_search_set(struct bd_search *s, uint64_t tree, struct bd_key min, struct bd_key max,
+    uint64_t mintrans);
+
+/* Moves the start of the range to K, or to just after item IT (returns
+ * -1 when IT had the last key there can be): the next run goes on from
+ * there. */
+void bd_search_from(struct bd_search *s, struct bd_key k);
+int bd_search_after(struct bd_search *s, const struct bd_search_item *it);
+
+/* Runs the search, for at most NR items, from fd FD (any file of the
+ * filesystem). Returns the number of items found (0: none left in the
+ * range), or -1/errno: EOVERFLOW when the first item does not fit a
+ * caller's buffer (a buffer of S's own is grown instead), EPERM without
+ * CAP_SYS_ADMIN. */
+int bd_search_run(int fd, struct bd_search *s, uint32_t nr);
+
+/* Reads the next item of the last run into IT. Returns 1, or 0 when
+ * they are all read. */
+int bd_search_next(struct bd_search *s, struct bd_search_item *it);
 
 /* ---- tempfile.c: scratch files ------------------------------------- */
 

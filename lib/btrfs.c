@@ -1,6 +1,9 @@
-/* btrfs.c: small questions to btrfs about an open file. */
+/* btrfs.c: small questions and requests to btrfs about an open file, one
+ * function per kernel operation, errno kept for the caller (libbtrfsutil's
+ * pattern, and libbtrfsutil itself where it has the call). */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/btrfs.h>
 #include <linux/fs.h>
@@ -8,6 +11,19 @@
 
 #include "bedup.h"
 
+/* libbtrfsutil returns its own code but leaves errno from the call that
+ * failed; a failure without one becomes EIO */
+static int
+util(enum btrfs_util_error err)
+{
+	if (err == BTRFS_UTIL_OK)
+		return 0;
+	if (!errno)
+		errno = EIO;
+	return -1;
+}
+
+/* FS_INFO with FLAGS: what it fills besides the fsid */
 static int
 fs_info(int fd, struct btrfs_ioctl_fs_info_args *a, uint64_t flags)
 {
@@ -19,32 +35,19 @@ fs_info(int fd, struct btrfs_ioctl_fs_info_args *a, uint64_t flags)
 int
 bd_fsid_fd(int fd, char out[BD_FSID_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	struct btrfs_ioctl_fs_info_args a;
-	size_t i, o = 0;
 
 	if (fs_info(fd, &a, 0) < 0)
 		return -1;
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[a.fsid[i] >> 4];
-		out[o++] = hex[a.fsid[i] & 15];
-	}
-	out[o] = '\0';
+	bd_fsid_unpack(a.fsid, out);
 	return 0;
 }
 
 int
 bd_subvol_fd(int fd, uint64_t *id)
 {
-	enum btrfs_util_error err = btrfs_util_subvolume_id_fd(fd, id);
-
-	if (err == BTRFS_UTIL_OK)
-		return 0;
-	if (!errno)
-		errno = EIO;
-	return -1;
+	errno = 0;
+	return util(btrfs_util_subvolume_id_fd(fd, id));
 }
 
 int
@@ -56,6 +59,13 @@ bd_igen_fd(int fd, uint32_t *gen)
 		return -1;
 	*gen = (uint32_t)v;
 	return 0;
+}
+
+int
+bd_iflags_fd(int fd, int *flags)
+{
+	*flags = 0;
+	return ioctl(fd, FS_IOC_GETFLAGS, flags) < 0 ? -1 : 0;
 }
 
 int
@@ -71,4 +81,50 @@ bd_fs_generation_fd(int fd, uint64_t *gen)
 	}
 	*gen = a.generation;
 	return 0;
+}
+
+int
+bd_csum_fs_fd(int fd, struct bd_csum_fs *c)
+{
+	struct btrfs_ioctl_fs_info_args a;
+
+	if (fs_info(fd, &a, BTRFS_FS_INFO_FLAG_CSUM_INFO) < 0)
+		return -1;
+	if (!(a.flags & BTRFS_FS_INFO_FLAG_CSUM_INFO) || a.csum_size == 0 ||
+	    a.sectorsize == 0 || a.nodesize == 0) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	c->sectorsize = a.sectorsize;
+	c->nodesize = a.nodesize;
+	c->csum_size = a.csum_size;
+	return 0;
+}
+
+int
+bd_commit_fd(int fd, uint64_t *transid)
+{
+	uint64_t t;
+
+	if (syncfs(fd) < 0)
+		return -1;
+	errno = 0;
+	if (util(btrfs_util_start_sync_fd(fd, &t)) < 0)
+		return -1;
+	errno = 0;
+	if (util(btrfs_util_wait_sync_fd(fd, t)) < 0)
+		return -1;
+	*transid = t;
+	return 0;
+}
+
+int
+bd_defrag_fd(int fd)
+{
+	struct btrfs_ioctl_defrag_range_args a;
+
+	memset(&a, 0, sizeof a);
+	a.len = (uint64_t)-1;
+	a.flags = BTRFS_DEFRAG_RANGE_START_IO;
+	return ioctl(fd, BTRFS_IOC_DEFRAG_RANGE, &a) < 0 ? -1 : 0;
 }

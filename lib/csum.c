@@ -4,7 +4,6 @@
  * a few KiB of the checksum tree instead of blocks of every file. */
 #include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 #include <linux/fiemap.h>
@@ -19,74 +18,42 @@
 	FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_UNWRITTEN | \
 	FIEMAP_EXTENT_DATA_ENCRYPTED)
 
-int
-bd_csum_fs_fd(int fd, struct bd_csum_fs *c)
-{
-	struct btrfs_ioctl_fs_info_args a;
-
-	memset(&a, 0, sizeof a);
-	a.flags = BTRFS_FS_INFO_FLAG_CSUM_INFO;
-	if (ioctl(fd, BTRFS_IOC_FS_INFO, &a) < 0)
-		return -1;
-	if (!(a.flags & BTRFS_FS_INFO_FLAG_CSUM_INFO) || a.csum_size == 0 ||
-	    a.sectorsize == 0 || a.nodesize == 0) {
-		errno = ENOTSUP;
-		return -1;
-	}
-	c->sectorsize = a.sectorsize;
-	c->nodesize = a.nodesize;
-	c->csum_size = a.csum_size;
-	return 0;
-}
-
 /* Feeds XS the checksums of the sectors [P, P + LEN) of the filesystem's
- * address space, in order. Returns 1, 0 if some are missing (nodatasum,
- * or the data moved since the map was read), -1/errno. */
+ * address space, in order, read into S. Returns 1, 0 if some are missing
+ * (nodatasum, or the data moved since the map was read), -1/errno. */
 static int
-feed(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, void *buf, size_t bufsz,
+feed(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, struct bd_search *s,
     XXH3_state_t *xs)
 {
-	struct btrfs_ioctl_search_args_v2 *a = buf;
-	struct btrfs_ioctl_search_header h;
+	struct bd_search_item it;
 	/* an item holds at most a leaf of checksums: one covering P starts
 	 * at most this far before it */
 	uint64_t reach = (uint64_t)c->nodesize / c->csum_size * c->sectorsize;
 	uint64_t next = p, end = p + len, from = p > reach ? p - reach : 0;
 	uint64_t start, stop, skip, take;
-	size_t off;
-	uint32_t i;
+	int n, got;
 
+	bd_search_set(s, BTRFS_CSUM_TREE_OBJECTID,
+	    (struct bd_key){ BTRFS_EXTENT_CSUM_OBJECTID, BTRFS_EXTENT_CSUM_KEY, from },
+	    (struct bd_key){ BTRFS_EXTENT_CSUM_OBJECTID, BTRFS_EXTENT_CSUM_KEY, end - 1 }, 0);
 	while (next < end) {
-		memset(&a->key, 0, sizeof a->key);
-		a->key.tree_id = BTRFS_CSUM_TREE_OBJECTID;
-		a->key.min_objectid = a->key.max_objectid = BTRFS_EXTENT_CSUM_OBJECTID;
-		a->key.min_type = a->key.max_type = BTRFS_EXTENT_CSUM_KEY;
-		a->key.min_offset = from;
-		a->key.max_offset = end - 1;
-		a->key.max_transid = UINT64_MAX;
-		a->key.nr_items = UINT32_MAX;
-		a->buf_size = bufsz - sizeof *a;
-		if (ioctl(fd, BTRFS_IOC_TREE_SEARCH_V2, a) < 0)
-			return errno == EOVERFLOW ? 0 : -1;
-		if (a->key.nr_items == 0)
-			return 0;
-		for (i = 0, off = 0; i < a->key.nr_items; i++) {
-			memcpy(&h, a->buf + off, sizeof h);
-			off += sizeof h;
-			start = h.offset;
-			stop = start + h.len / c->csum_size * c->sectorsize;
-			from = start + 1;
+		if ((n = bd_search_run(fd, s, UINT32_MAX)) <= 0)
+			return n < 0 && errno != EOVERFLOW ? -1 : 0;
+		for (got = 0; bd_search_next(s, &it); got = 1) {
+			start = it.offset;
+			stop = start + it.len / c->csum_size * c->sectorsize;
 			if (stop > next && next < end) {
 				if (start > next)
 					return 0;          /* a sector without one */
 				skip = (next - start) / c->sectorsize;
 				take = ((stop < end ? stop : end) - next) / c->sectorsize;
-				XXH3_128bits_update(xs, a->buf + off + skip * c->csum_size,
+				XXH3_128bits_update(xs, it.data + skip * c->csum_size,
 				    take * c->csum_size);
 				next += take * c->sectorsize;
 			}
-			off += h.len;
 		}
+		if (!got || bd_search_after(s, &it) < 0)
+			return 0;
 	}
 	return 1;
 }
@@ -97,6 +64,7 @@ bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, u
 {
 	uint64_t ss = c->sectorsize, want = (size + ss - 1) / ss * ss, at = 0, len;
 	XXH128_canonical_t can;
+	struct bd_search s;
 	XXH3_state_t *xs;
 	size_t i;
 	int r = 1;
@@ -106,6 +74,7 @@ bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, u
 	if (!(xs = XXH3_createState()))
 		bd_die("XXH3_createState: out of memory");
 	XXH3_128bits_reset(xs);
+	bd_search_init_buf(&s, buf, bufsz);
 	for (i = 0; i < x->n && at < want && r == 1; i++) {
 		const struct bd_extent *e = &x->e[i];
 
@@ -116,7 +85,7 @@ bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, u
 			break;
 		}
 		len = e->length < want - at ? e->length : want - at;
-		r = feed(fd, c, e->physical, len, buf, bufsz, xs);
+		r = feed(fd, c, e->physical, len, &s, xs);
 		at += len;
 	}
 	if (r == 1 && at == want) {

@@ -1,8 +1,10 @@
-/* err.c: messages, exit status and allocation that cannot fail. */
+/* err.c: messages, exit status, allocation that cannot fail, and closing
+ * without losing errno. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bedup.h"
 
@@ -145,4 +147,13 @@ bd_estrdup(const char *s)
 	if (!p)
 		bd_die("strdup:");
 	return p;
+}
+
+void
+bd_close_keep(int fd)
+{
+	int e = errno;
+
+	close(fd);
+	errno = e;
 }

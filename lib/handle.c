@@ -92,7 +92,7 @@ bd_open_handle(const struct bd_record *r, int flags)
 		unsigned char b[sizeof(struct file_handle) + FID_BYTES];
 	} h;
 	uint32_t gen = (uint32_t)r->gen;
-	int mfd, owned, fd, e;
+	int mfd, owned, fd;
 
 	/* only subvolume trees hold files; btrfs would look another tree
 	 * up too (the root tree holds free space cache inodes) */
@@ -111,10 +111,7 @@ bd_open_handle(const struct bd_record *r, int flags)
 	memcpy(h.fh.f_handle + 8, &r->subvol, 8);
 	memcpy(h.fh.f_handle + 16, &gen, 4);
 	fd = open_by_handle_at(mfd, &h.fh, flags | O_CLOEXEC);
-	if (owned) {
-		e = errno;
-		close(mfd);
-		errno = e;
-	}
+	if (owned)
+		bd_close_keep(mfd);
 	return fd;
 }

@@ -26,7 +26,7 @@ int
 bd_open_nofollow(const char *path, int flags)
 {
 	size_t len = strlen(path), cut;
-	int dfd = AT_FDCWD, fd, e;
+	int dfd = AT_FDCWD, fd;
 	char *buf, *p;
 
 	if (len < PATH_MAX)
@@ -53,31 +53,22 @@ bd_open_nofollow(const char *path, int flags)
 		p += cut + 1;
 	}
 	fd = openat_nosym(dfd, p, flags);
-	e = errno;
-	if (dfd != AT_FDCWD)
-		close(dfd);
-	free(buf);
-	errno = e;
-	return fd;
+	goto out;
 fail:
-	e = errno;
+	fd = -1;
+out:
+	/* free keeps errno (glibc 2.33, POSIX.1-2024) */
 	if (dfd != AT_FDCWD)
-		close(dfd);
+		bd_close_keep(dfd);
 	free(buf);
-	errno = e;
-	return -1;
+	return fd;
 }
 
-/* reopens PFD, an O_PATH fd of the regular file PST, for reading, and
- * checks it is the inode R names; closes PFD */
-static enum bd_open_result
-reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int extra,
-    int *fdp, struct stat *st)
+int
+bd_reopen(int pfd, int extra)
 {
-	char fsid[BD_FSID_LEN + 1], proc[64];
-	uint64_t subvol;
-	uint32_t gen;
-	int fd, e;
+	char proc[64];
+	int fd;
 
 	/* the reopen goes through the magic link, so no O_NOFOLLOW here:
 	 * it would refuse the link itself (ELOOP) */
@@ -86,10 +77,22 @@ reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int ext
 	if (fd < 0 && errno == EPERM)
 		/* O_NOATIME needs ownership or CAP_FOWNER */
 		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);
-	e = errno;
-	close(pfd);
-	errno = e;
-	if (fd < 0)
+	bd_close_keep(pfd);
+	return fd;
+}
+
+/* reopens PFD, an O_PATH fd of the regular file PST, for reading, and
+ * checks it is the inode R names; closes PFD */
+static enum bd_open_result
+reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int extra,
+    int *fdp, struct stat *st)
+{
+	char fsid[BD_FSID_LEN + 1];
+	uint64_t subvol;
+	uint32_t gen;
+	int fd;
+
+	if ((fd = bd_reopen(pfd, extra)) < 0)
 		return BD_OPEN_ERROR;
 	if (fstat(fd, st) < 0)
 		goto err;
@@ -107,9 +110,7 @@ reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int ext
 	*fdp = fd;
 	return BD_OPEN_OK;
 err:
-	e = errno;
-	close(fd);
-	errno = e;
+	bd_close_keep(fd);
 	return BD_OPEN_ERROR;
 }
 
@@ -117,12 +118,8 @@ err:
 static enum bd_open_result
 check_path_fd(const struct bd_record *r, int pfd, struct stat *pst)
 {
-	int e;
-
 	if (fstat(pfd, pst) < 0) {
-		e = errno;
-		close(pfd);
-		errno = e;
+		bd_close_keep(pfd);
 		return BD_OPEN_ERROR;
 	}
 	if (!S_ISREG(pst->st_mode) || pst->st_ino != r->ino) {

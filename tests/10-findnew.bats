@@ -5,7 +5,8 @@
 
 load helpers
 
-USAGE='usage: bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH...'
+USAGE='usage: bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH...
+       bedup-findnew -f FILE...'
 
 setup_file() {
 	requires root btrfs
@@ -31,6 +32,18 @@ gen_after() {
 # records FILE...: the records bedup-findnew must print for FILEs, sorted.
 records() {
 	record "$@" | sort
+}
+
+# odd_files: files of odd names in $SV, their paths in $paths: space,
+# TAB, LF, backslash, \377, CR, other control bytes, 255 bytes, and all of
+# them in a directory's name.
+odd_files() {
+	local long n names
+	long=$(printf 'n%.0s' $(seq 255))
+	names=("sp ace" $'t\tab' $'l\nf' 'back\slash' $'\377' $'c\rr' $'ctl\001\177' "$long" $'dir \t\n\\\377/file')
+	mkdir "$SV/"$'dir \t\n\\\377'
+	for n in "${names[@]}"; do mkfile "$SV/$n" 10; done
+	paths=("${names[@]/#/$SV/}")
 }
 
 # sorted: $output, sorted.
@@ -290,16 +303,12 @@ sorted() {
 
 @test "odd names come out escaped and decode to the same bytes" {
 	subvol odd
-	long=$(printf 'n%.0s' $(seq 255))
-	names=("sp ace" $'t\tab' $'l\nf' 'back\slash' $'\377' $'c\rr' $'ctl\001\177' "$long" $'dir \t\n\\\377/file')
-	mkdir "$SV/"$'dir \t\n\\\377'
-	for n in "${names[@]}"; do mkfile "$SV/$n" 10; done
-	paths=("${names[@]/#/$SV/}")
+	odd_files
 	run --separate-stderr bedup-findnew -x "$SV"
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$(sorted)" "$(records "${paths[@]}")"
-	[ "${#lines[@]}" = "${#names[@]}" ]
+	[ "${#lines[@]}" = "${#paths[@]}" ]
 	printf '%s\n' "$output" | recio -p | sort -z >"$BATS_TEST_TMPDIR/got"
 	printf '%s\0' "${paths[@]}" | sort -z >"$BATS_TEST_TMPDIR/want"
 	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
@@ -391,11 +400,12 @@ sorted() {
 	assert_equal "$stderr" ""
 	for args in "" "-g 1 -S $BATS_TEST_TMPDIR $MNT" "-c f $MNT" "-u $MNT" \
 		"-S $BATS_TEST_TMPDIR -c f -u $MNT" "-0 -t $MNT" "-g abc $MNT" "-g -1 $MNT" \
-		"-s 1X $MNT" "-s $MNT" "-q $MNT"; do
+		"-s 1X $MNT" "-s $MNT" "-q $MNT" "-f" "-f -x $MNT/a" "-f -s 2 $MNT/a" \
+		"-f -g 0 $MNT/a" "-f -t $MNT/a" "-f -S $BATS_TEST_TMPDIR $MNT/a"; do
 		run --separate-stderr bedup-findnew $args
 		assert_failure 2
 		assert_output ""
-		assert_equal "${stderr##*$'\n'}" "$USAGE"
+		[[ $stderr == "$USAGE" || $stderr == *$'\n'"$USAGE" ]]
 	done
 }
 
@@ -438,4 +448,46 @@ sorted() {
 	assert_equal "$(sorted)" "$(records "$SV/top")"
 	# no checkpoint for what was not searched
 	assert_equal "$(cut -f2 "$BATS_TEST_TMPDIR/pend")" "$(btrfs inspect-internal rootid "$SV")"
+}
+
+@test "-f FILE...: the record of each file named, in order, odd names escaped" {
+	subvol files
+	odd_files
+	mkfile "$SV/a" 10
+	run --separate-stderr bedup-findnew -f "${paths[@]}"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output "$(record "${paths[@]}")"
+	printf '%s\n' "$output" | recio -p >"$BATS_TEST_TMPDIR/got"
+	printf '%s\0' "${paths[@]}" | cmp - "$BATS_TEST_TMPDIR/got"
+	# a relative name comes out absolute; a symlinked directory resolved
+	ln -s "$SV/"$'dir \t\n\\\377' "$BATS_TEST_TMPDIR/dl"
+	cd "$SV"
+	run --separate-stderr bedup-findnew -f -- a "$BATS_TEST_TMPDIR/dl/file"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output "$(record "$SV/a" "$SV/"$'dir \t\n\\\377/file')"
+}
+
+@test "-f: a symlink, a FIFO, a directory, a missing file, a file not on btrfs: one line each, exit 1, the rest still out" {
+	subvol fbad
+	mkfile "$SV/a" 10
+	mkfile "$SV/b" 20
+	ln -s a "$SV/l"
+	mkfifo "$SV/fifo"
+	mkdir "$SV/d"
+	mkdir "$BATS_TEST_TMPDIR/tmpfs"
+	mount -t tmpfs none "$BATS_TEST_TMPDIR/tmpfs"
+	echo x >"$BATS_TEST_TMPDIR/tmpfs/t"
+	run --separate-stderr bedup-findnew -f "$SV/a" "$SV/l" "$SV/fifo" "$SV/d" "$SV/nope" \
+		"$BATS_TEST_TMPDIR/tmpfs/t" "$SV/b"
+	umount "$BATS_TEST_TMPDIR/tmpfs"
+	assert_failure 1
+	assert_output "$(record "$SV/a" "$SV/b")"
+	assert_equal "$stderr" "bedup-findnew: $SV/l: not a regular file
+bedup-findnew: $SV/fifo: not a regular file
+bedup-findnew: $SV/d: not a regular file
+bedup-findnew: $SV/nope: No such file or directory
+bedup-findnew: $BATS_TEST_TMPDIR/tmpfs/t: not on a btrfs filesystem"
+	# the FIFO was never opened for reading: no writer needed, no hang
 }

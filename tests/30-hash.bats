@@ -251,6 +251,7 @@ traced() {
 	dev=$(basename "$(findmnt -nvo SOURCE -T "$MNT")")
 	sectors=$(awk '{ print $3 }' "/sys/block/$dev/stat")
 	run --separate-stderr bedup-clone "$BATS_TEST_TMPDIR/groups"
+	cut_ids
 	sectors=$(($(awk '{ print $3 }' "/sys/block/$dev/stat") - sectors))
 	assert_success
 	assert_equal "$stderr" ""
@@ -633,6 +634,7 @@ pipeline() {
 	assert_equal "$(grep 'POSIX_FADV_DONTNEED' "$st" | grep -o "<$D/[abc]>" | paste -sd' ')" "<$D/c>"
 	run --separate-stderr strace -f -qq -y -o "$st" -e trace=fadvise64 \
 		bash -c "bedup-hash '$BATS_TEST_TMPDIR/in' | bedup-clone"
+	cut_ids
 	assert_success
 	assert_output "$(printf 'deduped\t300000\t%s\t%s' "$D/a" "$D/b")"
 	assert_equal "$(grep 'POSIX_FADV_DONTNEED' "$st" | grep -o "<$D/[abc]>" | sort | paste -sd' ')" "<$D/a> <$D/b> <$D/c>"

@@ -52,6 +52,7 @@ pipeline() {
 	meta "$D/a" "$D/b" "$D/c" >"$D/meta.before"
 	before=$(used_data "$MNT")
 	run --separate-stderr pipeline "$D/in" -v
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "deduped	$size	$D/a	$D/b
@@ -72,6 +73,7 @@ deduped	$size	$D/a	$D/c"
 		record "$D/$s.a" "$D/$s.b"
 	done >"$D/in"
 	run --separate-stderr pipeline "$D/in"
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "$(for s in 5000 1048575 $((128 * 1048576)) $((128 * 1048576 + 1)) $((200 * 1048576 + 4097)); do
@@ -93,8 +95,10 @@ deduped	$size	$D/a	$D/c"
 	copy "$D/a" "$D/c"
 	record "$D/a" "$D/b" "$D/c" >"$D/in"
 	run --separate-stderr pipeline "$D/in"
+	cut_ids
 	assert_success
 	run --separate-stderr strace -f -qq -o "$D/trace" -e trace=ioctl bedup-clone -v "$D/in"
+	cut_ids
 	assert_success
 	assert_output "shared	30000000	$D/a	$D/b
 shared	30000000	$D/a	$D/c"
@@ -123,6 +127,7 @@ shared	30000000	$D/a	$D/c"
 	meta "$F/a" "$F/b" >"$D/meta.before"
 	gen=$(btrfs subvolume find-new "$MNT" 99999999 | awk '{ print $NF }')
 	run --separate-stderr strace -f -qq -o "$D/trace" -e trace=ioctl bedup-clone -v "$D/in"
+	cut_ids
 	assert_success
 	assert_output "inline	1000	$F/a	$F/b
 deduped	5000	$F/c	$F/d"
@@ -147,6 +152,7 @@ deduped	5000	$F/c	$F/d"
 	record "$D/a" "$D/b" "$D/r" "$D/c" >"$D/in"
 	excl "$D/a" "$D/b" "$D/c" "$D/r" >"$D/excl.before"
 	run --separate-stderr strace -f -qq -o "$D/trace" -e trace=ioctl bedup-clone -n --defrag "$D/in"
+	cut_ids
 	assert_success
 	assert_output "would-dedupe	3000000	$D/a	$D/b
 shared	3000000	$D/a	$D/r
@@ -164,6 +170,7 @@ would-dedupe	3000000	$D/a	$D/c"
 	cp --reflink=always "$D/b" "$D/r"
 	record "$D/a" "$D/b" "$D/c" "$D/r" >"$D/in"
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_success
 	# already shared: said at once; deduped: once the batch is done
 	assert_output "shared	3000000	$D/b	$D/r
@@ -182,6 +189,7 @@ deduped	3000000	$D/b	$D/c"
 	local pid=$! sum
 	sum=$(sha256sum <"$D/b")
 	run --separate-stderr pipeline "$D/in"
+	cut_ids
 	kill "$pid"
 	assert_success
 	assert_equal "$(cat "$D/status")" "1 0"
@@ -202,6 +210,7 @@ deduped	3000000	$D/b	$D/c"
 	record "$D/a" "$D/i" "$D/b" "$D/ap" >"$D/in"
 	meta "$D/i" "$D/ap" >"$D/meta.before"
 	run --separate-stderr pipeline "$D/in"
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "1 0"
 	assert_output "deduped	3000000	$D/a	$D/b"
@@ -210,6 +219,7 @@ bedup-lock: $D/ap: append-only, skipped"
 	# clone alone refuses both too (the kernel itself refuses only
 	# the immutable one), and says so per file
 	run --separate-stderr strace -f -qq -o "$D/trace" -e trace=ioctl bedup-clone "$D/in"
+	cut_ids
 	assert_failure 1
 	assert_output "error:EPERM	3000000	$D/a	$D/i
 shared	3000000	$D/a	$D/b
@@ -244,6 +254,7 @@ bedup-clone: $D/ap: not shared: Operation not permitted"
 	record "$D/w" "$D/r2/a" "$D/r1/a" >"$D/in"
 	meta "$D/r1/a" "$D/r2/a" >"$D/meta.before"
 	run --separate-stderr pipeline "$D/in"
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "deduped	$size	$D/r2/a	$D/w"
@@ -253,6 +264,7 @@ bedup-clone: $D/ap: not shared: Operation not permitted"
 0"
 	before=$(used_data "$MNT")
 	run --separate-stderr pipeline "$D/in" -R
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "shared	$size	$D/r2/a	$D/w
@@ -273,10 +285,12 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	cat "$D/a" >>"$D/n"
 	record "$D/a" "$D/n" >"$D/in"
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_failure 1
 	assert_output "error:EINVAL	3000000	$D/a	$D/n"
 	assert_equal "$stderr" "bedup-clone: $D/n: not shared: Invalid argument"
 	run --separate-stderr pipeline "$D/in"
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "1 0"
 	assert_output ""
@@ -291,6 +305,7 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	record $(for i in $(seq 0 199); do echo "$D/f$i"; done) >"$D/in"
 	before=$(used_data "$MNT")
 	run --separate-stderr pipeline "$D/in" -v
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "$(for i in $(seq 1 199); do printf 'deduped\t%s\t%s\t%s\n' "$size" "$D/f0" "$D/f$i"; done)"
@@ -309,6 +324,7 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	copy "$D/a" "$D/b"
 	record "$D/a" "$D/b" >"$D/in"
 	run --separate-stderr pipeline "$D/in" -v
+	cut_ids
 	assert_success
 	assert_output "$(printf 'deduped\t%s\t%s\t%s' $((1048576 + 4096)) "$D/a" "$D/b")"
 	assert_equal "$stderr" "bedup-clone: 1 files deduplicated, $((1048576 + 4096)) bytes newly shared, 0 already shared, 0 failed"
@@ -321,6 +337,7 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	copy "$D/a" "$D/b"
 	record "$D/a" "$D/x" "$D/b" >"$D/in"
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_failure 1
 	assert_output "differs	3000000	$D/a	$D/x
 deduped	3000000	$D/a	$D/b"
@@ -336,6 +353,7 @@ deduped	3000000	$D/a	$D/b"
 	rm "$D/b" "$D/c"
 	copy "$D/a" "$D/c"
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_failure 1
 	assert_output "deduped	3000000	$D/a	$D/d"
 	assert_equal "$stderr" "bedup-clone: $D/c: changed since the record was made, skipped"
@@ -355,6 +373,7 @@ deduped	3000000	$D/a	$D/b"
 	copy "$D/a" "$D/dir/b"
 	meta "$D/dir/b" >"$D/meta.before"
 	run --separate-stderr bedup-clone "$D/locked"
+	cut_ids
 	assert_success
 	assert_output "deduped	3000000	$D/a	$D/dir/b
 deduped	3000000	$D/a	$D/dir/c"
@@ -374,6 +393,7 @@ deduped	3000000	$D/a	$D/dir/c"
 	# to be a destination; b is reached through the writable one
 	record "$D/robind/a" "$D/b" >"$D/in"
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	umount "$D/robind"
 	assert_success
 	assert_output "deduped	3000000	$D/robind/a	$D/b"
@@ -388,6 +408,7 @@ deduped	3000000	$D/a	$D/dir/c"
 	record "$D/a" "$D/b" >"$D/in"
 	meta "$D/a" "$D/b" >"$D/meta.before"
 	run --separate-stderr strace -f -qq -o "$D/trace" -e trace=ioctl bedup-clone --defrag "$D/in"
+	cut_ids
 	assert_success
 	assert_output "deduped	3000000	$D/a	$D/b"
 	assert_equal "$stderr" ""
@@ -403,11 +424,13 @@ deduped	3000000	$D/a	$D/dir/c"
 	copy "$D/a" "$D/b"
 	record "$D/a" "$D/b" >"$D/in"
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_success
 	# the same bytes again, still in the page cache: FIEMAP without a
 	# sync would show the old, shared extent
 	dd if="$D/a" of="$D/b" bs=1M conv=notrunc status=none
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_success
 	assert_output "deduped	3000000	$D/a	$D/b"
 	assert_equal "$stderr" ""
@@ -435,6 +458,7 @@ deduped	3000000	$D/a	$D/dir/c"
 		sleep 0.1
 	done
 	run --separate-stderr bedup-clone -R "$D/in"
+	cut_ids
 	exec {rfd}<&-
 	wait "$spid" || true
 	assert_failure 1
@@ -442,6 +466,7 @@ deduped	3000000	$D/a	$D/dir/c"
 	assert_equal "$stderr" "bedup-clone: $D/r2/a: busy (a btrfs send in progress?), not shared"
 	# once the send is over, it works
 	run --separate-stderr bedup-clone -R "$D/in"
+	cut_ids
 	assert_success
 	assert_output "deduped	3000000	$D/r1/a	$D/r2/a"
 	assert_equal "$stderr" ""
@@ -454,6 +479,7 @@ deduped	3000000	$D/a	$D/dir/c"
 	copy "$D/$odd/a" "$D/$odd/b"$'\377'
 	record "$D/$odd/a" "$D/$odd/b"$'\377' >"$D/in"
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_success
 	local e='t\tab\\ \nl\001'
 	assert_output "deduped	300000	$D/$e/a	$D/$e/b"$'\377'
@@ -481,11 +507,13 @@ deduped	3000000	$D/a	$D/dir/c"
 	) >"$D/in"
 	[ "$(cut -f7 "$D/in" | head -n1 | wc -c)" -gt 5000 ]
 	run --separate-stderr pipeline "$D/in"
+	cut_ids
 	assert_success
 	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "deduped	300000	$(cut -f7 "$D/in" | paste -s)"
 	assert_equal "$stderr" ""
 	run --separate-stderr bedup-clone "$D/in"
+	cut_ids
 	assert_success
 	assert_output "shared	300000	$(cut -f7 "$D/in" | paste -s)"
 	assert_equal "$stderr" ""
@@ -538,7 +566,7 @@ writer() {
 		echo "round $round: clone $st, wrote $(cat "$D/last"), $(cut -f1 "$D/out" | sort | uniq -c | xargs)"
 		[ "$st" = 0 ] || [ "$st" = 1 ]
 		while IFS= read -r line; do
-			[[ $line =~ ^(deduped|shared|differs)$'\t'[0-9]+$'\t'$D/m[0-3]$'\t'$D/m[0-3]$ ]] ||
+			[[ $line =~ ^(deduped|shared|differs)$'\t'[0-9]+$'\t'[0-9a-f-]{36}($'\t'[0-9]+){4}$'\t'$D/m[0-3]$'\t'$D/m[0-3]$ ]] ||
 				{ echo "unexpected output: $line"; false; }
 		done <"$D/out"
 		while IFS= read -r line; do
@@ -551,4 +579,24 @@ writer() {
 			assert_equal "$(sha256sum <"$D/$f")" "$p0"
 		done
 	done
+}
+
+@test "clone: each line names the source's and the destination's inodes, as their records do" {
+	mkfile "$D/a" 3000000 id
+	copy "$D/a" "$D/"$'b\tc'
+	btrfs -q subvolume create "$D/sv"
+	copy "$D/a" "$D/sv/c"
+	record "$D/a" "$D/"$'b\tc' "$D/sv/c" >"$D/in"
+	run --separate-stderr bedup-clone -n "$D/in"
+	assert_success
+	assert_equal "$stderr" ""
+	# FSID SRCSUBVOL SRCINO DSTSUBVOL DSTINO: fields 3, 4 and 5 of the records
+	src=$(head -n 1 "$D/in" | cut -f4,5)
+	assert_output "$(tail -n +2 "$D/in" | awk -F'\t' -v s="$src" -v p="$(head -n 1 "$D/in" | cut -f7)" \
+		'{ print "would-dedupe\t" $1 "\t" $3 "\t" s "\t" $4 "\t" $5 "\t" p "\t" $7 }')"
+	# the wrapper's join: clone's lines back to their records by inode
+	run --separate-stderr bash -c "bedup-clone '$D/in' | awk -F'\t' 'NR == FNR { d[\$3 FS \$6 FS \$7] = \$1; next }
+		{ print d[\$3 FS \$4 FS \$5] }' - '$D/in'"
+	assert_success
+	assert_output "$(printf '\ndeduped\ndeduped')"
 }

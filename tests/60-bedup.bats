@@ -138,7 +138,7 @@ usage_error() {
 	run --separate-stderr bedup dedup -v "$MNT"
 	assert_success
 	assert_equal "${#lines[@]}" 2
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$BEDUP_RUN_DIR/$FS"$'/[ab]\t'"$BEDUP_RUN_DIR/$FS"'/[ab]$'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS""$BEDUP_RUN_DIR/$FS"$'/[ab]\t'"$BEDUP_RUN_DIR/$FS"'/[ab]$'
 	assert_line --index 1 --regexp "$(summary_re 1 2097152)"
 	[[ $stderr == *"bedup: $FS: mounted privately on $BEDUP_RUN_DIR/$FS"* ]]
 	[[ $stderr == *"bedup: $FS: deduplicating $BEDUP_RUN_DIR/$FS"$'\n'* ]]
@@ -166,7 +166,7 @@ usage_error() {
 	assert_output "lock"
 	run --separate-stderr bedup dedup --dry-run -v "$MNT"
 	assert_success
-	assert_line --index 0 --regexp $'^would-dedupe\t2097152\t'
+	assert_line --index 0 --regexp $'^would-dedupe\t2097152\t'"$IDS"
 	# the real run still finds them
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success

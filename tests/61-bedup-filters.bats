@@ -122,8 +122,8 @@ no_private_mount() {
 	only_subvol
 	run --separate-stderr bedup dedup -v "$FS"
 	assert_success
-	assert_line --regexp $'^deduped\t2097152\t'"$BEDUP_RUN_DIR/$FS"'/t[12]'
-	assert_line --regexp $'^deduped\t3145728\t'"$BEDUP_RUN_DIR/$FS"'/sv/s[12]'
+	assert_line --regexp $'^deduped\t2097152\t'"$IDS""$BEDUP_RUN_DIR/$FS"'/t[12]'
+	assert_line --regexp $'^deduped\t3145728\t'"$IDS""$BEDUP_RUN_DIR/$FS"'/sv/s[12]'
 	assert_line --regexp "$(summary_re 2 5242880)"
 	[[ $stderr == *"bedup: $FS: mounted privately on $BEDUP_RUN_DIR/$FS"* ]]
 	no_private_mount
@@ -163,7 +163,7 @@ no_private_mount() {
 	copy "$MNT/a" "$MNT/b"
 	run --separate-stderr bedup dedup -v "$DEV"
 	assert_success
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$BEDUP_RUN_DIR/$FS"'/[ab]'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS""$BEDUP_RUN_DIR/$FS"'/[ab]'
 	assert_line --index 1 --regexp "$(summary_re 1 2097152)"
 	shared "$MNT/a" "$MNT/b"
 }

@@ -76,8 +76,8 @@ teardown() {
 	run --separate-stderr bedup dedup-files a x y l
 	assert_failure 1
 	assert_output "bedup: 0 files deduplicated, 0 bytes (0 B) newly shared"
-	assert_equal "$stderr" "bedup: y: differs from a (size), unchanged
-bedup: l: not a regular file
+	assert_equal "$stderr" "bedup-findnew: l: not a regular file
+bedup: $MNT/y: differs from $MNT/a (size), unchanged
 bedup-clone: $MNT/x: content differs from the source, not shared"
 	apart "$MNT/a" "$MNT/x"
 	apart "$MNT/a" "$MNT/y"
@@ -96,7 +96,7 @@ bedup-clone: $MNT/x: content differs from the source, not shared"
 	apart "$MNT/a" "$odd"
 	run --separate-stderr bedup dedup-files -v --defrag "$MNT/a" "$odd"
 	assert_success
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS"
 	pat=$'/odd \\t\\n\\\\\377x'
 	[[ ${lines[0]} == *"$pat"* ]]
 	assert_line --index 1 "bedup: 1 files deduplicated, 2097152 bytes (2.0 MiB) newly shared"
@@ -108,4 +108,31 @@ bedup-clone: $MNT/x: content differs from the source, not shared"
 	assert_output "bedup: 0 files deduplicated, 0 bytes (0 B) newly shared"
 	assert_equal "$stderr" "bedup-lock: $MNT/w: in use, skipped"
 	apart "$MNT/a" "$MNT/w"
+}
+
+@test "dedup-files: a source not a regular file on btrfs does nothing, exit 2; a DST on another filesystem is left out" {
+	mkfile "$MNT/a" 2M a
+	copy "$MNT/a" "$MNT/b"
+	ln -s a "$MNT/l"
+	before=$(fingerprint "$MNT")
+	run --separate-stderr bedup dedup-files "$MNT/l" "$MNT/a" "$MNT/b"
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "bedup-findnew: $MNT/l: not a regular file
+bedup: $MNT/l: source unusable, nothing done"
+	assert_equal "$(fingerprint "$MNT")" "$before"
+	apart "$MNT/a" "$MNT/b"
+	mkdir "$BATS_TEST_TMPDIR/tmpfs"
+	mount -t tmpfs none "$BATS_TEST_TMPDIR/tmpfs"
+	head -c 2097152 "$MNT/a" >"$BATS_TEST_TMPDIR/tmpfs/t"
+	run --separate-stderr bedup dedup-files "$BATS_TEST_TMPDIR/tmpfs/t" "$MNT/a"
+	assert_failure 2
+	assert_equal "$stderr" "bedup-findnew: $BATS_TEST_TMPDIR/tmpfs/t: not on a btrfs filesystem
+bedup: $BATS_TEST_TMPDIR/tmpfs/t: source unusable, nothing done"
+	run --separate-stderr bedup dedup-files "$MNT/a" "$BATS_TEST_TMPDIR/tmpfs/t" "$MNT/b"
+	umount "$BATS_TEST_TMPDIR/tmpfs"
+	assert_failure 1
+	assert_output "bedup: 1 files deduplicated, 2097152 bytes (2.0 MiB) newly shared"
+	assert_equal "$stderr" "bedup-findnew: $BATS_TEST_TMPDIR/tmpfs/t: not on a btrfs filesystem"
+	shared "$MNT/a" "$MNT/b"
 }

@@ -52,7 +52,8 @@ run_example() {
 	copy "$MNT/x"$'\377' "$MNT/y"$'\377'
 	before=$(fingerprint "$MNT")
 	LC_ALL=C.UTF-8 run_example exclude
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS""$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
+	cut_ids
 	assert_line --index 1 "$(printf 'deduped\t1048576\t%s\t%s' "$MNT/x"$'\377' "$MNT/y"$'\377')"
 	assert_equal "${#lines[@]}" 2
 	shared "$MNT/a" "$MNT/b"
@@ -70,7 +71,7 @@ run_example() {
 	copy "$MNT/small" "$MNT/small2"
 	before=$(fingerprint "$MNT")
 	run_example large
-	assert_output --regexp $'^deduped\t[0-9]+\t'"$MNT"$'/big2?\t'"$MNT"'/big2?$'
+	assert_output --regexp $'^deduped\t[0-9]+\t'"$IDS""$MNT"$'/big2?\t'"$MNT"'/big2?$'
 	shared "$MNT/big" "$MNT/big2"
 	apart "$MNT/small" "$MNT/small2"
 	assert_equal "$(fingerprint "$MNT")" "$before"
@@ -86,7 +87,7 @@ run_example() {
 	mkfile "$MNT/t1" 2M t
 	copy "$MNT/t1" "$MNT/t2"
 	run_example subvolume
-	assert_output --regexp $'^deduped\t2097152\t'"$MNT"$'/home/h[12]\t'"$MNT"'/home/h[12]$'
+	assert_output --regexp $'^deduped\t2097152\t'"$IDS""$MNT"$'/home/h[12]\t'"$MNT"'/home/h[12]$'
 	shared "$MNT/home/h1" "$MNT/home/h2"
 	apart "$MNT/home/in/i1" "$MNT/home/in/i2"
 	apart "$MNT/t1" "$MNT/t2"
@@ -106,4 +107,13 @@ run_example() {
 		"$(printf '2 would-dedupe %s\n' 6291456 5242880 4194304 3145728 2097152)"
 	assert_equal "$(fingerprint "$MNT")" "$before"
 	apart "$MNT/f6" "$MNT/g6"
+}
+
+@test "bedup.7: two files named" {
+	mkfile "$MNT/a" 2M n
+	copy "$MNT/a" "$MNT/b"
+	run_example named
+	cut_ids
+	assert_output "$(printf 'deduped\t2097152\t%s\t%s' "$MNT/a" "$MNT/b")"
+	shared "$MNT/a" "$MNT/b"
 }

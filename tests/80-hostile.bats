@@ -55,6 +55,7 @@ hashed_pair() {
 		ln -sfn "$target" "$D/dir"
 		for stage in bedup-hash bedup-lock bedup-clone; do
 			run --separate-stderr traced_stage "$D/trace" "$stage" "$D/hashed"
+			[ "$stage" != bedup-clone ] || cut_ids
 			assert_success
 			assert_equal "$stderr" ""
 			# the records' own inodes, in dir.old, are what is processed
@@ -97,6 +98,7 @@ hashed_pair() {
 	ln -s "$sec/shadow" "$D/b"
 	for stage in bedup-hash bedup-lock bedup-clone; do
 		run --separate-stderr traced_stage "$D/trace" "$stage" "$D/in"
+		[ "$stage" != bedup-clone ] || cut_ids
 		assert_success
 		assert_equal "$stderr" ""
 		assert_equal "$(grep -c -F "$sec/shadow" "$D/trace")" 0
@@ -125,6 +127,7 @@ hashed_pair() {
 	copy "$D/dir/a" "$D/dir/c"
 	meta "$D/dir/b" "$D/dir/c" >"$D/meta.before"
 	run --separate-stderr bedup-clone "$D/locked"
+	cut_ids
 	assert_failure 1
 	assert_output ""
 	assert_equal "$stderr" "bedup-clone: $D/dir/b: changed since the record was made, skipped
@@ -161,7 +164,7 @@ bedup-clone: $D/dir/c: changed since the record was made, skipped"
 	st=0
 	wait "$pid" || st=$?
 	assert_equal "$st" 0
-	assert_equal "$(cat "$D/out")" "deduped	2000001	$D/d1/a	$D/d1/b
+	assert_equal "$(cut -f1,2,8- "$D/out")" "deduped	2000001	$D/d1/a	$D/d1/b
 deduped	2000002	$D/d2/a	$D/d2/b
 deduped	2000003	$D/d3/a	$D/d3/b"
 	assert_equal "$(cat "$D/err")" ""
@@ -190,6 +193,7 @@ $D/x
 $D/y"
 	rm "$D/y"
 	run --separate-stderr bedup-clone "$D/locked"
+	cut_ids
 	assert_success
 	assert_output "deduped	2000000	$D/a	$D/c"
 	assert_equal "$stderr" ""

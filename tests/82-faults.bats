@@ -63,6 +63,7 @@ PY
 	assert_output --partial "No space left on device"
 	sync -f "$m"
 	run --separate-stderr bedup-clone "$BATS_TEST_TMPDIR/in"
+	cut_ids
 	assert_failure 1
 	assert_output "error:ENOSPC	4096000	$m/a	$m/b
 error:ENOSPC	4096000	$m/a	$m/c"
@@ -74,6 +75,7 @@ bedup-clone: $m/c: not shared: No space left on device"
 	rm "$m/fill"
 	sync -f "$m"
 	run --separate-stderr bedup-clone "$BATS_TEST_TMPDIR/in"
+	cut_ids
 	assert_success
 	assert_output "deduped	4096000	$m/a	$m/b
 deduped	4096000	$m/a	$m/c"
@@ -109,7 +111,7 @@ deduped	4096000	$m/a	$m/c"
 	wait "$pid" || st=$?
 	mount -o remount,rw "$MNT"
 	assert_equal "$st" 1
-	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "deduped	3000001	$D/1.a	$D/1.b
+	assert_equal "$(cut -f1,2,8- "$BATS_TEST_TMPDIR/out")" "deduped	3000001	$D/1.a	$D/1.b
 error:EROFS	3000002	$D/2.a	$D/2.b
 error:EROFS	3000003	$D/3.a	$D/3.b"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "bedup-clone: $D/2.b: not shared: Read-only file system
@@ -119,6 +121,7 @@ bedup-clone: $D/3.b: not shared: Read-only file system"
 	assert_equal "$(excl "$D/2.a" "$D/2.b" "$D/3.a" "$D/3.b")" "$(printf '3002368\n%.0s' 1 2 3 4 | head -c -1)"
 	# and the filesystem works: the rerun shares what was left
 	run --separate-stderr bedup-clone "$BATS_TEST_TMPDIR/in"
+	cut_ids
 	assert_success
 	assert_output "shared	3000001	$D/1.a	$D/1.b
 deduped	3000002	$D/2.a	$D/2.b

@@ -120,6 +120,7 @@ line_errors() {
 	local D=$MNT/bad
 	meta "$D/a" "$D/b" "$D/c" "$D/d" "$D/e" >"$BATS_TEST_TMPDIR/meta.before"
 	run --separate-stderr bedup-clone <"$BATS_FILE_TMPDIR/bad"
+	cut_ids
 	assert_failure 1
 	assert_output "deduped	3000000	$D/a	$D/b"
 	assert_equal "$stderr" "$(line_errors bedup-clone

@@ -112,6 +112,7 @@ run_pipeline() {
 	copy "$M/skip/x" "$M/skip/y"
 	run --separate-stderr bash -c "bedup-findnew '$MNT' | grep -av '	$M/skip/' |
 		bedup-group | bedup-hash | bedup-lock | bedup-clone"
+	cut_ids
 	assert_success
 	assert_equal "$stderr" ""
 	assert_output "$(printf 'deduped\t3000000\t%s\t%s' "$M/keep/x" "$M/keep/y")"

@@ -203,3 +203,21 @@ near() {
 	awk -v a="$1" -v w="$2" 'BEGIN { d = a - w; if (d < 0) d = -d; exit !(d <= w / 100) }' ||
 		{ echo "$1 is not within 1% of $2" >&2; return 1; }
 }
+
+# IDS: a regexp of the identity fields 3-7 of a bedup-clone line, with the
+# TAB after them, for the tests that match its lines whole
+IDS=$'[0-9a-f-]{36}\t[0-9]+\t[0-9]+\t[0-9]+\t[0-9]+\t'
+
+# cut_ids: $output (and $lines) of bedup-clone without the identity fields
+# 3-7 (FSID SRCSUBVOL SRCINO DSTSUBVOL DSTINO), once each line is checked to
+# have them, so that tests compare STATUS BYTES SRC DST. What those fields
+# hold is tested in 50-clone.bats.
+cut_ids() {
+	local LC_ALL=C l re=$'^[^\t]+\t[0-9]+\t[0-9a-f-]{36}\t[0-9]+\t[0-9]+\t[0-9]+\t[0-9]+\t[^\t]*\t[^\t]*$'
+	[ -n "$output" ] || return 0
+	while IFS= read -r l; do
+		[[ $l =~ $re ]] || { echo "cut_ids: not a bedup-clone line: $l" >&2; return 1; }
+	done <<<"$output"
+	output=$(cut -f1,2,8- <<<"$output")
+	mapfile -t lines <<<"$output"
+}

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <linux/btrfs.h>
 #include <linux/fs.h>
 
 #include "bedup.h"
@@ -32,11 +30,15 @@ struct cand {
 	uint64_t shared;              /* bytes in extents already shared */
 };
 
+/* One line per destination: STATUS BYTES FSID SRCSUBVOL SRCINO DSTSUBVOL
+ * DSTINO SRC DST. The inodes say which records the line is about; the
+ * paths, last, are for people (RECORDS.md: PATH is a hint). */
 static void
 out(const char *status, uint64_t bytes, const struct bd_record *src,
     const struct bd_record *dst)
 {
-	if (printf("%s\t%" PRIu64 "\t", status, bytes) < 0 ||
+	if (printf("%s\t%" PRIu64 "\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t",
+	    status, bytes, dst->fsid, src->subvol, src->ino, dst->subvol, dst->ino) < 0 ||
 	    bd_escape_write(stdout, src->path, src->pathlen) < 0 ||
 	    putchar('\t') == EOF ||
 	    bd_escape_write(stdout, dst->path, dst->pathlen) < 0 ||
@@ -96,14 +98,7 @@ pick(const struct cand *c, size_t n)
 static void
 defrag(int fd, const struct bd_record *r)
 {
-	struct btrfs_ioctl_defrag_range_args a;
-
-	/* rewrites where the data lies, never what it is; root needs no
-	 * write access to the file (CAP_SYS_ADMIN) */
-	memset(&a, 0, sizeof a);
-	a.len = (uint64_t)-1;
-	a.flags = BTRFS_DEFRAG_RANGE_START_IO;
-	if (ioctl(fd, BTRFS_IOC_DEFRAG_RANGE, &a) < 0)
+	if (bd_defrag_fd(fd) < 0)
 		bd_pfail(r->path, "defrag:");
 }
 
@@ -216,7 +211,7 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 		/* the kernel shares into an append-only file; its owner asked
 		 * for nothing but appends, so neither flag is ever overruled */
 		e = 0;
-		if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0)
+		if (bd_iflags_fd(fd, &fl) < 0)
 			e = errno;
 		else if (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL))
 			e = EPERM;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 #include <linux/fs.h>
 
 #include "bedup.h"
@@ -43,7 +42,7 @@ check(const struct bd_record *r, struct member *m)
 		bd_pfail(r->path, "cannot release the lease:");
 		goto out;
 	}
-	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0) {
+	if (bd_iflags_fd(fd, &fl) < 0) {
 		bd_pfail(r->path, "cannot read flags:");
 		goto out;
 	}
