@@ -168,7 +168,8 @@ dedup-files"
 --terse
 -h
 --help"
-	run complete_words bedup dedup d
+	# "di", not "d": a filesystem UUID of the machine may start with d
+	run complete_words bedup dedup di
 	assert_output "dir"
 	run complete_words bedup dedup vo
 	assert_output "vol:"
