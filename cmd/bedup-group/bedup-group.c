@@ -527,6 +527,7 @@ main(int argc, char **argv)
 	int update = 0, keep;
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	memset(&s, 0, sizeof s);
 	catalog = options(argc, argv, &s, &update);
 	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
