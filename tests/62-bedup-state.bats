@@ -300,7 +300,8 @@ bedup: $FS: not reset"
 5.last
 cutoff
 last
-lock"
+lock
+run"
 	# everything is found again
 	copy "$MNT/a" "$MNT/d"
 	run --separate-stderr bedup dedup "$MNT"

@@ -181,6 +181,7 @@ main(int argc, char **argv)
 	struct skipped before = {0};
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	while ((c = getopt(argc, argv, "Rs:vh")) != -1) {
 		switch (c) {
 		case 'R': rflag = 1; break;
