@@ -68,42 +68,22 @@ sample() {
 		if [ -e "$1.end" ]; then echo '*sum 0'; return; fi
 		sleep 0.02
 	done
-	awk -v sid="$(cat "$1")" 'BEGIN {
-	while (1) {
-		cmd = "cd /proc && echo [0-9]*"
-		all = ""
-		cmd | getline all
-		close(cmd)
-		n = split(all, p, " ")
-		alive = 0
-		sum = 0
-		for (i = 1; i <= n; i++) {
-			f = "/proc/" p[i] "/stat"
-			l = ""
-			r = (getline l < f)
-			close(f)
-			if (r <= 0) continue
-			sub(/^.*\) /, "", l)
-			split(l, a, " ")
-			if (a[4] != sid) continue
-			alive = 1
-			f = "/proc/" p[i] "/status"
-			name = ""
-			while ((getline l < f) > 0) {
-				split(l, a, /[ \t]+/)
-				if (a[1] == "Name:") name = a[2]
-				else if (a[1] == "VmHWM:" && a[2] + 0 > peak[name]) peak[name] = a[2] + 0
-				else if (a[1] == "VmRSS:") sum += a[2]
-			}
-			close(f)
-		}
-		if (sum > top) top = sum
-		if (!alive) break
-		system("sleep 0.1")
-	}
-	printf "*sum %d\n", top
-	for (k in peak) printf "%s %d\n", k, peak[k]
-	}'
+	sid=$(cat "$1")
+	: >"$1.samples"
+	# cat, not awk's getline: mawk stops on a process gone between open
+	# and read, cat goes on
+	while kill -0 "$sid" 2>/dev/null; do
+		files=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$sid" '
+			{ p = $1; sub(/^.*\) /, "") } $4 == sid { printf " /proc/%s/status", p }')
+		# shellcheck disable=SC2086 # one word per file
+		[ -n "$files" ] && cat $files 2>/dev/null | awk '
+			$1 == "Name:" { n = $2 } $1 == "VmHWM:" { print n, $2 } $1 == "VmRSS:" { s += $2 }
+			END { print "*sum", s + 0 }' >>"$1.samples"
+		sleep 0.1
+	done
+	awk '$2 + 0 > m[$1] { m[$1] = $2 + 0 } END { printf "*sum %d\n", m["*sum"]
+		for (k in m) if (k != "*sum") printf "%s %d\n", k, m[k] }' "$1.samples"
+	rm -f "$1.samples"
 }
 
 # measure DIR CMD OUT ERR: runs the sh command line CMD in DIR as a session
@@ -125,5 +105,5 @@ measure() {
 	wait "$sampler"
 	return "$rc"
 }
-# state_bytes DIR: bytes of the files under DIR
-state_bytes() { du -sb "$1" | cut -f1; }
+# state_bytes DIR: bytes of the files under DIR (their sizes)
+state_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
