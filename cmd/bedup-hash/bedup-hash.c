@@ -15,12 +15,12 @@
 
 #include "hash.h"
 
-#define USAGE "bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-v] [FILE...]"
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-v] [FILE...]"
 #define MAXJOBS 64
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 
 struct opts {
-	const char *catalog;
+	const char *catalog, *found;
 	uint64_t njobs;
 	int update, prio, verbose;
 };
@@ -40,10 +40,13 @@ options(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "hC:uj:pv")) != -1) {
+	while ((c = getopt(argc, argv, "hC:N:uj:pv")) != -1) {
 		switch (c) {
 		case 'C':
 			o->catalog = optarg;
+			break;
+		case 'N':
+			o->found = optarg;
 			break;
 		case 'u':
 			o->update = 1;
@@ -125,7 +128,8 @@ clear_slot(void *slot)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { NULL, 32, 0, 0, 0 };
+	struct opts o = { NULL, NULL, 32, 0, 0, 0 };
+	struct table found = {0};
 	struct store s;
 	struct bd_input in;
 	struct pool q;
@@ -153,8 +157,12 @@ main(int argc, char **argv)
 		.keep_fds = fds_for(INFLIGHT + KEEP_FDS + 64),
 		.learnt = o.update ? &s.learnt : NULL,
 		.lsmp = o.update ? &s.lsmp : NULL,
+		.found = o.found ? &found : NULL,
+		.verbose = o.verbose,
 		.pr = &pr,
 	};
+	if (o.found)
+		load_found(&found, o.found);
 	/* -j 1 is a plain serial run: no worker, one slot; else room for
 	 * workers to go on past a slow group at the head */
 	pool_start(&q, o.njobs > 1 ? o.njobs : 0, o.njobs > 1 ? 4 * o.njobs : 1, sizeof *jb,
@@ -178,6 +186,7 @@ main(int argc, char **argv)
 		store_update(&s, o.catalog);
 	if (pr.groups)
 		progress(&pr, 1);
+	free(found.e);
 	free(s.cat.e);
 	free(s.learnt.e);
 	free(s.smp.e);
