@@ -158,16 +158,91 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 }
 
 /* Shares the members of G that C marks ok: one source, the rest into it. */
+/* a group's source, as each destination is checked against it */
+struct source {
+	const struct bd_record *r;
+	int flags;
+	uid_t uid;
+	struct bd_extents x;
+};
+
+/* Checks the destination DST, open as FD with ST, against the source S:
+ * returns 1 when the kernel is to compare it, its extent map in DX; else
+ * 0, after its line, FD closed. */
+static int
+admit(const struct source *s, const struct bd_record *dst, int fd, const struct stat *st,
+    const struct opts *o, struct totals *t, struct bd_extents *dx)
+{
+	const struct bd_record *src = s->r;
+	int ro, fl, e;
+
+	/* read-only-ness is re-checked here, where it matters */
+	if (bd_subvol_readonly_fd(fd, &ro) < 0) {
+		bd_pfail(dst->path, "cannot read the subvolume's flags:");
+		goto skip;
+	}
+	if (ro && !o->ro)
+		goto skip;
+	/* the owner too: it is the file's as opened now that counts */
+	if (o->same_owner && st->st_uid != s->uid)
+		goto skip;
+	/* the kernel shares into an append-only file; its owner asked
+	 * for nothing but appends, so neither flag is ever overruled:
+	 * a policy, a note (RECORDS.md), as bedup-lock's */
+	if (bd_iflags_fd(fd, &fl) < 0) {
+		fail(errno, src, dst, t);
+		goto skip;
+	}
+	if (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL)) {
+		e = fl & FS_IMMUTABLE_FL;
+		out(e ? "immutable" : "append-only", dst->size, src, dst);
+		bd_pwarn(dst->path, "%s, not shared", e ? "immutable" : "append-only");
+		goto skip;
+	}
+	/* btrfs shares only between two nodatacow files or two not
+	 * (EINVAL): the kind is the file's choice, as bedup-lock's */
+	if ((fl ^ s->flags) & FS_NOCOW_FL) {
+		e = fl & FS_NOCOW_FL;
+		out(e ? "nodatacow" : "datacow", dst->size, src, dst);
+		bd_pwarn(dst->path, "%s unlike its source, not shared",
+		    e ? "nodatacow" : "datacow");
+		goto skip;
+	}
+	if (bd_extents_get(fd, dx) < 0) {
+		bd_pfail(dst->path, "cannot read the extent map:");
+		goto skip;
+	}
+	if (bd_extents_same(&s->x, dx)) {
+		t->shared++;
+		out("shared", dst->size, src, dst);
+		goto skip;
+	}
+	/* the kernel would copy inline data into the destination's
+	 * metadata: no space freed, and the file reported changed */
+	if (bd_extents_inline(&s->x) || bd_extents_inline(dx)) {
+		out("inline", dst->size, src, dst);
+		goto skip;
+	}
+	if (o->dry) {
+		out("would-dedupe", dst->size, src, dst);
+		goto skip;
+	}
+	return 1;
+skip:
+	close(fd);
+	return 0;
+}
+
 static void
 share(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
 {
-	struct bd_extents sx = {0}, *dx;
+	struct source s = {0};
+	struct bd_extents *dx;
 	struct bd_dedupe_dest *d;
 	struct stat st;
 	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
 	long src;
-	int sfd = -1, fd, ro, fl, sfl, e;
-	uid_t suid;
+	int sfd = -1, fd;
 
 	/* the source is opened again, identity checked, right before use */
 	while ((src = pick(c, g->n)) >= 0 &&
@@ -175,13 +250,14 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 		c[src].ok = 0;
 	if (src < 0)
 		return;
-	suid = st.st_uid;
+	s.r = &g->r[src];
+	s.uid = st.st_uid;
 	if (o->defrag && !o->dry && !c[src].src.ro)
 		defrag(sfd, &g->r[src]);
-	if (bd_extents_get(sfd, &sx) < 0 || bd_iflags_fd(sfd, &sfl) < 0) {
+	if (bd_extents_get(sfd, &s.x) < 0 || bd_iflags_fd(sfd, &s.flags) < 0) {
 		bd_pfail(g->r[src].path, "cannot read the extent map or the flags:");
 		close(sfd);
-		bd_extents_free(&sx);
+		bd_extents_free(&s.x);
 		return;
 	}
 	d = bd_ecalloc(max, sizeof *d);
@@ -192,69 +268,8 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 			continue;
 		if ((fd = bd_member_open(&g->r[i], &st)) < 0)
 			continue;
-		/* read-only-ness is re-checked here, where it matters */
-		if (bd_subvol_readonly_fd(fd, &ro) < 0) {
-			bd_pfail(g->r[i].path, "cannot read the subvolume's flags:");
-			close(fd);
+		if (!admit(&s, &g->r[i], fd, &st, o, t, &dx[n]))
 			continue;
-		}
-		if (ro && !o->ro) {
-			close(fd);
-			continue;
-		}
-		/* the owner too: it is the file's as opened now that counts */
-		if (o->same_owner && st.st_uid != suid) {
-			close(fd);
-			continue;
-		}
-		/* the kernel shares into an append-only file; its owner asked
-		 * for nothing but appends, so neither flag is ever overruled:
-		 * a policy, a note (RECORDS.md), as bedup-lock's */
-		if (bd_iflags_fd(fd, &fl) < 0) {
-			fail(errno, &g->r[src], &g->r[i], t);
-			close(fd);
-			continue;
-		}
-		if (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL)) {
-			e = fl & FS_IMMUTABLE_FL;
-			out(e ? "immutable" : "append-only", g->r[i].size, &g->r[src], &g->r[i]);
-			bd_pwarn(g->r[i].path, "%s, not shared", e ? "immutable" : "append-only");
-			close(fd);
-			continue;
-		}
-		/* btrfs shares only between two nodatacow files or two not
-		 * (EINVAL): the kind is the file's choice, as bedup-lock's */
-		if ((fl ^ sfl) & FS_NOCOW_FL) {
-			e = fl & FS_NOCOW_FL;
-			out(e ? "nodatacow" : "datacow", g->r[i].size, &g->r[src], &g->r[i]);
-			bd_pwarn(g->r[i].path, "%s unlike its source, not shared",
-			    e ? "nodatacow" : "datacow");
-			close(fd);
-			continue;
-		}
-		if (bd_extents_get(fd, &dx[n]) < 0) {
-			bd_pfail(g->r[i].path, "cannot read the extent map:");
-			close(fd);
-			continue;
-		}
-		if (bd_extents_same(&sx, &dx[n])) {
-			t->shared++;
-			out("shared", g->r[i].size, &g->r[src], &g->r[i]);
-			close(fd);
-			continue;
-		}
-		/* the kernel would copy inline data into the destination's
-		 * metadata: no space freed, and the file reported changed */
-		if (bd_extents_inline(&sx) || bd_extents_inline(&dx[n])) {
-			out("inline", g->r[i].size, &g->r[src], &g->r[i]);
-			close(fd);
-			continue;
-		}
-		if (o->dry) {
-			out("would-dedupe", g->r[i].size, &g->r[src], &g->r[i]);
-			close(fd);
-			continue;
-		}
 		d[n].fd = fd;
 		b[n++] = i;
 		if (n == max) {
@@ -269,7 +284,7 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	free(dx);
 	free(d);
 	free(b);
-	bd_extents_free(&sx);
+	bd_extents_free(&s.x);
 	/* bedup-hash left the pages of identical files for the compare */
 	posix_fadvise(sfd, 0, 0, POSIX_FADV_DONTNEED);
 	close(sfd);
