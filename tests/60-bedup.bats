@@ -138,10 +138,10 @@ usage_error() {
 	run --separate-stderr bedup dedup -v "$MNT"
 	assert_success
 	assert_equal "${#lines[@]}" 2
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS""$BEDUP_RUN_DIR/$FS"$'/[ab]\t'"$BEDUP_RUN_DIR/$FS"'/[ab]$'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
 	assert_line --index 1 --regexp "$(summary_re 1 2097152)"
-	[[ $stderr == *"bedup: $FS: mounted privately on $BEDUP_RUN_DIR/$FS"* ]]
-	[[ $stderr == *"bedup: $FS: deduplicating $BEDUP_RUN_DIR/$FS"$'\n'* ]]
+	[[ $stderr == *"bedup: $FS: mounted privately (top level, all subvolumes)"* ]]
+	[[ $stderr == *"bedup: $FS: deduplicating $MNT"$'\n'* ]]
 	[[ $stderr == *"bedup-clone: "* ]]
 	shared "$MNT/a" "$MNT/b"
 	copy "$MNT/a" "$MNT/c"

@@ -162,7 +162,7 @@ teardown() {
 	exec 7>&-
 	assert_failure 1
 	assert_output --regexp "$(summary_re 0 0)"
-	assert_equal "$stderr" "bedup-lock: $BEDUP_RUN_DIR/$FS/b: in use, skipped"
+	assert_equal "$stderr" "bedup-lock: $MNT/b: in use, skipped"
 	apart "$MNT/a" "$MNT/b"
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
