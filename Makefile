@@ -128,7 +128,7 @@ uninstall:
 FUZZTIME ?= 60
 FUZZ_SRC  = $(wildcard fuzz/*.c)
 FUZZ_BINS = $(FUZZ_SRC:.c=.fuzz)
-fuzz/%.fuzz: fuzz/%.c fuzz/stage.h $(wildcard cmd/*/*.c) $(LIB_SRC) lib/bedup.h
+fuzz/%.fuzz: fuzz/%.c fuzz/stage.h $(wildcard cmd/*/*.c cmd/*/*.h) $(LIB_SRC) lib/bedup.h
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib \
 		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(BD_LIBS)

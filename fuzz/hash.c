@@ -4,6 +4,14 @@
 #define main stage_main
 #include "../cmd/bedup-hash/bedup-hash.c"
 #undef main
+#include "../cmd/bedup-hash/catalog.c"
+#include "../cmd/bedup-hash/group.c"
+#include "../cmd/bedup-hash/pool.c"
+#include "../cmd/bedup-hash/progress.c"
+#include "../cmd/bedup-hash/read.c"
+#include "../cmd/bedup-hash/steps.c"
+#include "../cmd/bedup-hash/table.c"
+#include "../cmd/bedup-hash/units.c"
 #include "stage.h"
 
 static int

@@ -162,6 +162,14 @@ struct bd_group {
 size_t bd_group_next(struct bd_input *in, struct bd_group *g);
 void bd_group_free(struct bd_group *g);
 
+/* Hard links count as one member (RECORDS.md): sets SEEN[i] (G->n bytes)
+ * to 1 when record I of G names the inode of an earlier record of G (a
+ * hard link of it, or the same record again), else to 0, and returns how
+ * many distinct inodes G holds. Sorts the records' indexes, so that a
+ * group of any size takes n log n; every stage that counts members calls
+ * it once per group. */
+size_t bd_group_links(const struct bd_group *g, char *seen);
+
 /* ---- btrfs.c: what the stages ask of btrfs ------------------------- */
 
 /* Writes the filesystem UUID of the btrfs file FD is on to OUT as 36
@@ -223,6 +231,8 @@ enum bd_open_result {
 	BD_OPEN_OTHER,                /* R names no regular file, or its inode is gone and
 	                               * its path names another inode or no regular file */
 	BD_OPEN_ERROR,                /* see errno */
+	BD_OPEN_SIZE,                 /* bd_member_check: the inode named, but its
+	                               * size is not R's (written since) */
 };
 
 /* Opens the file R names for reading (O_RDONLY|O_NOATIME|O_CLOEXEC plus
@@ -313,21 +323,45 @@ void bd_inode_key(struct bd_inode *k, const struct bd_record *r);
 int bd_inode_cmp(const void *a, const void *b);
 
 
-/* ---- member.c: opening a group member (lock and clone) -------------- */
+/* ---- member.c: opening a group member ------------------------------ */
 
-/* Opens the file R names (bd_open_record) and checks its size is still
- * R's. Returns the fd, or -1: silently when the file is gone (nothing is
- * left to do), after a note and bd_status 1 when it changed or cannot be
- * opened. */
+/* The one identity check of a member: opens the file R names
+ * (bd_open_record: regular, same FSID, SUBVOL, INO and generation) and
+ * checks its size is still R's SIZE. Returns BD_OPEN_OK with *FD open and
+ * ST its stat, else why not (*FD is -1; with BD_OPEN_SIZE, ST is the stat
+ * that differs, for the message). Reports nothing: each stage says what
+ * it wants, when it wants (bedup-hash notes it in input order). */
+enum bd_open_result bd_member_check(const struct bd_record *r, int *fd, struct stat *st);
+
+/* The size half of bd_member_check, for a file opened before (ST its stat
+ * now): BD_OPEN_OK, or BD_OPEN_SIZE when ST's size is not R's. */
+enum bd_open_result bd_member_size(const struct bd_record *r, const struct stat *st);
+
+/* bd_member_check with the report bedup-lock and bedup-clone make: returns
+ * the fd, or -1: silently when the file is gone (nothing is left to do),
+ * after a note and bd_status 1 when it changed or cannot be opened. */
 int bd_member_open(const struct bd_record *r, struct stat *st);
 
 /* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
  * snapshot), else 0. Returns 0 or -1/errno. */
 int bd_subvol_readonly_fd(int fd, int *ro);
 
-/* True when record I of G names the same inode as an earlier record of
- * G: a hard link, which counts as one member (RECORDS.md). */
-int bd_group_seen(const struct bd_group *g, size_t i);
+/* ---- source.c: the member the others share from ------------------- */
+
+/* What the source rule weighs of a member. */
+struct bd_source {
+	int inl;                      /* its data lies inline: no extent to share */
+	int ro;                       /* in a read-only subvolume: cannot change */
+	uint64_t shared;              /* bytes in extents already shared */
+};
+
+/* The source rule: true when A is a better source than B. A member with
+ * a data extent comes first (inline data cannot be shared), then one that
+ * must stay as it is (read-only), then the one whose data is most shared
+ * already (fewest new extents); on a tie B stays, so that a loop over the
+ * members in order keeps the first. bedup-clone picks its source with it
+ * and bedup-hash reads through that member first, so the two agree. */
+int bd_source_better(const struct bd_source *a, const struct bd_source *b);
 
 /* ---- dedupe.c: sharing data with FIDEDUPERANGE ---------------------- */
 

@@ -1,5 +1,5 @@
-/* member.c: opening a group member, with the checks the lock and clone
- * stages both make before they trust a record. */
+/* member.c: opening a group member, with the checks every stage makes
+ * before it trusts a record: the inode named, of the size named. */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -10,31 +10,47 @@
 
 #include "bedup.h"
 
+enum bd_open_result
+bd_member_size(const struct bd_record *r, const struct stat *st)
+{
+	return (uint64_t)st->st_size == r->size ? BD_OPEN_OK : BD_OPEN_SIZE;
+}
+
+enum bd_open_result
+bd_member_check(const struct bd_record *r, int *fd, struct stat *st)
+{
+	enum bd_open_result res;
+
+	if ((res = bd_open_record(r, 0, fd, st)) != BD_OPEN_OK)
+		return res;
+	if ((res = bd_member_size(r, st)) != BD_OPEN_OK) {
+		close(*fd);
+		*fd = -1;
+	}
+	return res;
+}
+
 int
 bd_member_open(const struct bd_record *r, struct stat *st)
 {
-	enum bd_open_result res;
 	int fd;
 
-	res = bd_open_record(r, 0, &fd, st);
-	switch (res) {
+	switch (bd_member_check(r, &fd, st)) {
 	case BD_OPEN_OK:
-		break;
+		return fd;
 	case BD_OPEN_GONE:
-		return -1;            /* deleted since: nothing to do, no error */
+		break;                /* deleted since: nothing to do, no error */
 	case BD_OPEN_OTHER:
 		bd_pfail(r->path, "changed since the record was made, skipped");
-		return -1;
-	case BD_OPEN_ERROR:
-		bd_pfail(r->path, "%s", bd_open_strerror(res));
-		return -1;
-	}
-	if ((uint64_t)st->st_size != r->size) {
+		break;
+	case BD_OPEN_SIZE:
 		bd_pfail(r->path, "size changed since the record was made, skipped");
-		close(fd);
-		return -1;
+		break;
+	case BD_OPEN_ERROR:
+		bd_pfail(r->path, "%s", bd_open_strerror(BD_OPEN_ERROR));
+		break;
 	}
-	return fd;
+	return -1;
 }
 
 int
@@ -48,16 +64,5 @@ bd_subvol_readonly_fd(int fd, int *ro)
 	if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &a) < 0)
 		return -1;
 	*ro = !!(a.flags & BTRFS_ROOT_SUBVOL_RDONLY);
-	return 0;
-}
-
-int
-bd_group_seen(const struct bd_group *g, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < i; j++)
-		if (bd_record_same_inode(&g->r[j], &g->r[i]))
-			return 1;
 	return 0;
 }

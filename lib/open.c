@@ -173,6 +173,7 @@ bd_open_strerror(enum bd_open_result res)
 	case BD_OPEN_GONE: return "vanished";
 	case BD_OPEN_OTHER: return "not the file the record names (replaced, or not a regular file)";
 	case BD_OPEN_ERROR: return strerror(errno);
+	case BD_OPEN_SIZE: return "size changed since the record was made";
 	}
 	return "unknown error";
 }

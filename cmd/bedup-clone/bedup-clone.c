@@ -24,10 +24,8 @@ struct totals {
 struct cand {
 	int ok;                       /* opened, the inode the record names */
 	int todo;                     /* --same-owner: owner not yet done */
-	int ro;                       /* in a read-only subvolume */
-	int inl;                      /* data inline: nothing to share */
+	struct bd_source src;         /* what the source rule weighs */
 	uid_t uid;                    /* owner */
-	uint64_t shared;              /* bytes in extents already shared */
 };
 
 /* One line per destination: STATUS BYTES FSID SRCSUBVOL SRCINO DSTSUBVOL
@@ -53,45 +51,42 @@ survey(const struct bd_group *g, struct cand *c)
 {
 	struct bd_extents x = {0};
 	struct stat st;
+	char *seen = bd_emalloc(g->n);
 	size_t i;
 	int fd;
 
+	bd_group_links(g, seen);
 	for (i = 0; i < g->n; i++) {
 		memset(&c[i], 0, sizeof c[i]);
-		if (bd_group_seen(g, i) || (fd = bd_member_open(&g->r[i], &st)) < 0)
+		if (seen[i] || (fd = bd_member_open(&g->r[i], &st)) < 0)
 			continue;
-		if (bd_subvol_readonly_fd(fd, &c[i].ro) < 0)
+		if (bd_subvol_readonly_fd(fd, &c[i].src.ro) < 0)
 			bd_pfail(g->r[i].path, "cannot read the subvolume's flags:");
 		else if (bd_extents_get(fd, &x) < 0)
 			bd_pfail(g->r[i].path, "cannot read the extent map:");
 		else {
-			c[i].shared = bd_extents_shared_bytes(&x);
-			c[i].inl = bd_extents_inline(&x);
+			c[i].src.shared = bd_extents_shared_bytes(&x);
+			c[i].src.inl = bd_extents_inline(&x);
 			c[i].uid = st.st_uid;
 			c[i].ok = 1;
 		}
 		close(fd);
 	}
 	bd_extents_free(&x);
+	free(seen);
 }
 
-/* The source: a member with a data extent first (inline data cannot be
- * shared), then one that must stay as it is (read-only), then the one
- * whose data is most shared already, then the first. -1 if none. */
+/* The source, by lib's rule (bd_source_better), which bedup-hash's
+ * reads follow too. -1 if none. */
 static long
 pick(const struct cand *c, size_t n)
 {
 	long best = -1;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (!c[i].ok)
-			continue;
-		if (best < 0 || c[i].inl < c[best].inl ||
-		    (c[i].inl == c[best].inl && (c[i].ro > c[best].ro ||
-		    (c[i].ro == c[best].ro && c[i].shared > c[best].shared))))
+	for (i = 0; i < n; i++)
+		if (c[i].ok && (best < 0 || bd_source_better(&c[i].src, &c[best].src)))
 			best = (long)i;
-	}
 	return best;
 }
 
@@ -178,7 +173,7 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	if (src < 0)
 		return;
 	suid = st.st_uid;
-	if (o->defrag && !o->dry && !c[src].ro)
+	if (o->defrag && !o->dry && !c[src].src.ro)
 		defrag(sfd, &g->r[src]);
 	if (bd_extents_get(sfd, &sx) < 0) {
 		bd_pfail(g->r[src].path, "cannot read the extent map:");

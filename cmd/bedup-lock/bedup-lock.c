@@ -105,6 +105,7 @@ main(int argc, char **argv)
 	struct bd_input in;
 	struct bd_group g = {0};
 	struct member *m = NULL;
+	char *seen = NULL;
 	uint64_t groups = 0, kept = 0, files = 0, passed = 0;
 	size_t i, cap = 0, n, dests;
 	int c, rflag = 0, vflag = 0;
@@ -125,12 +126,14 @@ main(int argc, char **argv)
 		if (g.n > cap) {
 			cap = g.n;
 			m = bd_erealloc(m, cap * sizeof *m);
+			seen = bd_erealloc(seen, cap);
 		}
+		bd_group_links(&g, seen);
 		for (i = 0; i < g.n; i++) {
 			memset(&m[i], 0, sizeof m[i]);
 			/* a hard link is the same member again; an empty file
 			 * has nothing to share */
-			if (g.r[0].size == 0 || bd_group_seen(&g, i))
+			if (g.r[0].size == 0 || seen[i])
 				continue;
 			m[i].keep = check(&g.r[i], &m[i]);
 		}
@@ -157,5 +160,6 @@ main(int argc, char **argv)
 	bd_input_close(&in);
 	bd_group_free(&g);
 	free(m);
+	free(seen);
 	return bd_finish();
 }

@@ -1,0 +1,143 @@
+/* group.c: one group, worked on by a worker (work_group) and finished
+ * in the main thread in input order (finish_group): the pool's two
+ * functions. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hash.h"
+
+static void
+note(struct table *learnt, struct member *m)
+{
+	if (m->state == DROPPED)
+		bd_pfail(m->r.path, "%s", m->note);
+	/* gone or replaced: its catalog record goes (changed size: group
+	 * replaces it once findnew reports it) */
+	if (learnt && (m->state == GONE || m->replaced))
+		learn(learnt, &m->r, NULL, 1);
+}
+
+/* units whose digest the catalog vouches for; returns how many */
+static size_t
+known_from_catalog(struct job *jb, const struct table *cat, size_t n)
+{
+	struct member *mem = jb->mem;
+	struct entry *e;
+	struct unit *u;
+	size_t i, nknown = 0;
+
+	for (i = 0; i < n; i++) {
+		u = &jb->units[mem[i].unit];
+		if (mem[i].state != ALIVE || u->known)
+			continue;
+		if ((e = table_valid(cat, &mem[i].r))) {
+			u->known = 1;
+			memcpy(u->digest, e->digest, 16);
+			nknown++;
+		}
+	}
+	return nknown;
+}
+
+/* the units of the N members to read in full, once the cheap tests have
+ * ruled out those that cannot match: into JOBS, returns how many */
+static size_t
+choose_reads(struct job *jb, size_t n, size_t nu, size_t nknown, char *buf)
+{
+	uint64_t size = jb->g.r[0].size;
+	size_t nj = 0, k;
+	long c;
+
+	for (k = 0; k < nu; k++)
+		if (!jb->units[k].known)
+			jb->jobs[nj++] = k;
+	if (nj && (c = match_csums(jb, n, nu, nj, buf)) >= 0)
+		nj = (size_t)c;
+	else if (size >= SAMPLE_MIN && jb->run->smp)
+		nj = match_samples(jb, nu, nj, buf);
+	else if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
+		nj = split_by_sample(jb, nj, buf);
+	if (nj == 1 && nknown == 0)
+		nj = 0;                  /* nothing left to match it */
+	return nj;
+}
+
+/* the reading part of one group, in a worker: touches only JOB and reads
+ * the catalog, so that groups can be worked on side by side */
+void
+work_group(void *run, void *job, char *buf)
+{
+	const struct run *rn = run;
+	struct job *jb = job;
+	struct bd_group *g = &jb->g;
+	struct member *mem = jb->mem = bd_ecalloc(g->n, sizeof *mem);
+	size_t n, nu = 0, nj = 0, nknown = 0, i, alive = 0;
+
+	jb->run = rn;
+	jb->units = bd_ecalloc(g->n, sizeof *jb->units);
+	jb->jobs = bd_ecalloc(g->n, sizeof *jb->jobs);
+	/* hard links are one member */
+	n = collapse_links(g, mem);
+	jb->keep_fds = rn->keep_fds && n <= KEEP_FDS;
+	if (n >= 2)
+		pool_each(rn->pool, n, member_step, jb, buf);
+	for (i = 0; i < n && n >= 2; i++)
+		alive += mem[i].state == ALIVE;
+	if (alive >= 2)
+		nu = make_units(mem, n, jb->units);
+	if (rn->cat && nu >= 2)
+		nknown = known_from_catalog(jb, rn->cat, n);
+	/* one unit: already deduplicated, nothing to read */
+	if (nu >= 2) {
+		nj = choose_reads(jb, n, nu, nknown, buf);
+		pool_each(rn->pool, nj, hash_step, jb, buf);
+	}
+	jb->n = n;
+	jb->nu = nu;
+	jb->nj = nj;
+}
+
+/* the rest of one group, in the main thread and in input order: notes,
+ * output, page cache, what was learnt, progress */
+void
+finish_group(void *run, void *job)
+{
+	const struct run *rn = run;
+	struct job *jb = job;
+	struct member *mem = jb->mem;
+	struct unit *units = jb->units;
+	struct progress *pr = rn->pr;
+	size_t n = jb->n, nu = jb->nu, nj = jb->nj, i;
+
+	for (i = 0; i < nj; i++) {
+		pr->bytes += units[jb->jobs[i]].bytes;
+		pr->files += units[jb->jobs[i]].bytes || jb->g.r[0].size == 0;
+	}
+	/* notes in input order, whatever thread met the problem */
+	for (i = 0; i < n; i++)
+		note(rn->learnt, &mem[i]);
+	if (nu >= 2) {
+		write_classes(mem, n, units, nu);
+		evict_unmatched(mem, units, jb->jobs, nj);
+	}
+	/* every digest known, matched or not, saves a read next time */
+	for (i = 0; i < n && rn->learnt && nu >= 2; i++)
+		if (mem[i].state == ALIVE && units[mem[i].unit].known)
+			learn(rn->learnt, &mem[i].r, units[mem[i].unit].digest, 0);
+	if (rn->lsmp && nu >= 2)
+		learn_samples(rn->lsmp, rn->smp, mem, n, units);
+	pr->groups++;
+	progress(pr, 0);
+	for (i = 0; i < n; i++) {
+		bd_extents_free(&mem[i].x);
+		if (mem[i].fd >= 0)
+			close(mem[i].fd);
+	}
+	free(units);
+	free(mem);
+	free(jb->jobs);
+	/* a slot that held a big group gives its room back */
+	if (jb->g.cap > KEEP_CAP)
+		bd_group_free(&jb->g);
+}

@@ -1,0 +1,272 @@
+/* steps.c: the cheap tests of one group, cheapest first: checksums the
+ * filesystem keeps, then samples (cached or read), before any member is
+ * read in full. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hash.h"
+
+/* a loop over some units of a job */
+struct unit_loop {
+	struct job *jb;
+	const size_t *u;
+};
+
+static void
+sample_step(void *job, size_t i, char *buf)
+{
+	struct job *jb = job;
+	struct unit *u = &jb->units[jb->jobs[i]];
+
+	if (sample_member(&jb->mem[u->first], buf, u->sample) < 0)
+		u->failed = 1;               /* its first member is dropped */
+}
+
+/* keeps the jobs whose sample matches another job's sample */
+size_t
+split_by_sample(struct job *jb, size_t nj, char *buf)
+{
+	struct unit *units = jb->units;
+	size_t *jobs = jb->jobs;
+	size_t i, k = 0;
+
+	pool_each(jb->run->pool, nj, sample_step, jb, buf);
+	for (i = 0; i < nj; i++)
+		if (!units[jobs[i]].failed)
+			jobs[k++] = jobs[i];
+	return keep_matched(units, jb->g.n, jobs, k, offsetof(struct unit, sample), jobs, k);
+}
+
+/* takes U's sample from the samples file when one of its members has a
+ * valid entry there: all the members of a unit share their data */
+static void
+cached_sample(const struct member *mem, struct unit *u, const struct table *smp)
+{
+	const struct entry *e;
+	size_t i;
+
+	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
+		if (mem[i].state == ALIVE && (e = table_valid(smp, &mem[i].r))) {
+			memcpy(u->sample, e->digest, 16);
+			u->sampled = 1;
+			return;
+		}
+	}
+}
+
+/* reads U's sample through the first member that can be read */
+static void
+sample_unit(struct member *mem, struct unit *u, char *buf)
+{
+	size_t i;
+
+	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
+		if (mem[i].state == ALIVE && sample_member(&mem[i], buf, u->sample) == 0) {
+			u->sampled = 1;
+			return;
+		}
+	}
+	u->failed = 1;
+}
+
+/* the sample of a unit of the loop, unless it has one */
+static void
+sample_unit_step(void *loop, size_t i, char *buf)
+{
+	struct unit_loop *l = loop;
+	struct unit *u = &l->jb->units[l->u[i]];
+
+	if (!u->sampled)
+		sample_unit(l->jb->mem, u, buf);
+}
+
+/* With a catalog: keeps the jobs (the unknown units) whose sample matches
+ * another unit's, known or not. A known unit is never read in full, and
+ * sampled only when a sampled unknown unit may match it; a unit whose
+ * sample no other unit has cannot match any. Samples come from the
+ * samples file when it has one, else are read. */
+size_t
+match_samples(struct job *jb, size_t nu, size_t nj, char *buf)
+{
+	struct unit *units = jb->units;
+	size_t *jobs = jb->jobs;
+	size_t *known = bd_ecalloc(nu, sizeof *known);     /* known units to sample */
+	size_t *sampled = bd_ecalloc(nu, sizeof *sampled); /* units with a sample */
+	size_t i, k, nk = 0, ns = 0, nknown = 0, nsampled = 0;
+
+	for (k = 0; k < nu; k++) {
+		cached_sample(jb->mem, &units[k], jb->run->smp);
+		nknown += units[k].known;
+	}
+	if (nj + nknown < 2)
+		nj = 0;                  /* nothing left to match it */
+	pool_each(jb->run->pool, nj, sample_unit_step, &(struct unit_loop){ jb, jobs }, buf);
+	for (i = 0; i < nj; i++)
+		nsampled += units[jobs[i]].sampled;
+	for (k = 0; k < nu && nsampled; k++)
+		if (units[k].known && !units[k].sampled)
+			known[nk++] = k;
+	pool_each(jb->run->pool, nk, sample_unit_step, &(struct unit_loop){ jb, known }, buf);
+	for (k = 0; k < nu; k++)
+		if (units[k].sampled)
+			sampled[ns++] = k;
+	k = keep_matched(units, nu, sampled, ns, offsetof(struct unit, sample), jobs, nj);
+	free(known);
+	free(sampled);
+	return k;
+}
+
+/* every sample known, read or taken from another member, saves a read
+ * next time: those the samples file lacks are learnt */
+void
+learn_samples(struct table *lsmp, const struct table *smp, const struct member *mem, size_t n,
+    const struct unit *units)
+{
+	const struct entry *e;
+	const struct unit *u;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (mem[i].state != ALIVE)
+			continue;
+		u = &units[mem[i].unit];
+		if (!u->sampled || u->failed)
+			continue;
+		e = table_valid(smp, &mem[i].r);
+		if (!e || memcmp(e->digest, u->sample, 16))
+			learn(lsmp, &mem[i].r, u->sample, 0);
+	}
+}
+
+/* one member: still the inode named, and its layout */
+void
+member_step(void *job, size_t i, char *buf)
+{
+	struct job *jb = job;
+	struct member *m = &jb->mem[i];
+	int fd = open_member(m, &m->st);
+
+	(void)buf;
+	if (fd < 0)
+		return;
+	if (bd_extents_get(fd, &m->x) < 0)
+		m->x.n = 0;                  /* cannot compare: read it */
+	if (jb->keep_fds)
+		m->fd = fd;
+	else
+		close(fd);
+}
+
+void
+hash_step(void *job, size_t i, char *buf)
+{
+	struct job *jb = job;
+
+	hash_unit(jb->mem, &jb->units[jb->jobs[i]], buf);
+}
+
+/* U's checksum digest, through the first member whose file opens */
+static void
+csum_step(void *job, size_t k, char *buf)
+{
+	struct job *jb = job;
+	struct unit *u = &jb->units[k];
+	struct member *m;
+	size_t i;
+	int fd;
+
+	for (i = u->first; i != SIZE_MAX; i = jb->mem[i].next) {
+		m = &jb->mem[i];
+		if (m->state != ALIVE || (fd = peek_fd(m)) < 0)
+			continue;
+		u->csummed = bd_csum_digest(fd, &jb->csum, &m->x, m->r.size, buf, BUFSZ,
+		    u->csum) == 1;
+		release(m, fd);
+		return;
+	}
+}
+
+/* The N units US have the same checksums: most likely one content,
+ * which bedup-clone will share from the member it picks as the source
+ * (lib's rule, bd_source_better, over the members in input order). Its
+ * unit is read through that member, the others through a member it will
+ * share into: the kernel's compare then finds both sides' pages in the
+ * cache, which is per inode. NM is the number of members. */
+static void
+plan_reads(struct member *mem, size_t nm, struct unit *units, const size_t *us, size_t n)
+{
+	char *cand = bd_ecalloc(nm, 1);   /* members of the units US */
+	struct bd_source s, best = { 0, 0, 0 };
+	size_t k, i, src = SIZE_MAX;
+
+	for (k = 0; k < n; k++)
+		for (i = units[us[k]].first; i != SIZE_MAX; i = mem[i].next)
+			cand[i] = 1;
+	for (i = 0; i < nm; i++) {
+		if (!cand[i])
+			continue;
+		mem[i].ro = member_readonly(&mem[i]);
+		s = (struct bd_source){ bd_extents_inline(&mem[i].x), mem[i].ro,
+		    bd_extents_shared_bytes(&mem[i].x) };
+		if (src == SIZE_MAX || bd_source_better(&s, &best)) {
+			src = i;
+			best = s;
+		}
+	}
+	free(cand);
+	for (k = 0; k < n; k++) {
+		struct unit *u = &units[us[k]];
+
+		if (src != SIZE_MAX && mem[src].unit == us[k]) {
+			u->via = src;
+			continue;
+		}
+		for (i = u->first; i != SIZE_MAX && mem[i].ro; i = mem[i].next)
+			;
+		u->via = i;
+	}
+}
+
+/* Keeps the jobs whose data checksums match another unit's, known or
+ * not: different checksums are different bytes, found without reading
+ * a block of data. Returns how many are kept, or -1 when some unit has
+ * no checksum digest (holes, compression, no capability...): then any
+ * unit may match it, and the samples decide. */
+long
+match_csums(struct job *jb, size_t n, size_t nu, size_t nj, char *buf)
+{
+	struct unit *units = jb->units;
+	size_t *jobs = jb->jobs, *bycsum;   /* units by checksum digest */
+	size_t i, j, k;
+	int fd;
+
+	for (i = 0; i < n && jb->mem[i].state != ALIVE; i++)
+		;
+	if (i == n || (fd = peek_fd(&jb->mem[i])) < 0)
+		return -1;
+	k = bd_csum_fs_fd(fd, &jb->csum) == 0;
+	release(&jb->mem[i], fd);
+	if (!k)
+		return -1;
+	pool_each(jb->run->pool, nu, csum_step, jb, buf);
+	for (k = 0; k < nu; k++)
+		if (!units[k].csummed)
+			return -1;
+	bycsum = bd_ecalloc(nu, sizeof *bycsum);
+	for (k = 0; k < nu; k++)
+		bycsum[k] = k;
+	k = keep_matched(units, nu, bycsum, nu, offsetof(struct unit, csum), jobs, nj);
+	/* classes with a unit to read */
+	for (i = 0; k && i < nu; i = j) {
+		size_t unread = !units[bycsum[i]].known;
+
+		for (j = i + 1; j < nu && !memcmp(units[bycsum[i]].csum, units[bycsum[j]].csum, 16); j++)
+			unread += !units[bycsum[j]].known;
+		if (j - i >= 2 && unread)
+			plan_reads(jb->mem, n, units, bycsum + i, j - i);
+	}
+	free(bycsum);
+	return (long)k;
+}
