@@ -585,8 +585,8 @@ pipeline() {
 }
 
 @test "usage: bad options exit 2, -h exits 0" {
-	u="usage: bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-v] [FILE...]"
-	for bad in "-j 0" "-j x" "-u" "-q"; do
+	u="usage: bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-P FD] [-v] [FILE...]"
+	for bad in "-j 0" "-j x" "-u" "-q" "-P x"; do
 		run --separate-stderr bedup-hash $bad
 		assert_failure 2
 		assert_output ""
