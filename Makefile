@@ -2,6 +2,11 @@
 # GNU make. Every program lives in cmd/NAME/ (NAME.c plus a man page) and
 # links lib/libbedup.a; adding a program needs no change here.
 
+# The one version of bedup: every program's --version prints it (through
+# -DBD_VERSION), the wrapper asks a stage for it, debian/changelog repeats
+# it (a test checks that the two agree).
+VERSION = 0.1
+
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
@@ -14,7 +19,7 @@ PKGS     = libbtrfsutil libxxhash
 CFLAGS  ?= -O2 -g
 WERROR  ?= -Werror
 BD_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra $(WERROR) \
-	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -Ilib \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -Ilib -DBD_VERSION='"$(VERSION)"' \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 BD_LIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -26,7 +31,8 @@ endif
 # Debian packages the build and the tests need (make deps installs them).
 DEB_DEPS = build-essential btrfs-progs libbtrfsutil-dev libxxhash-dev pkg-config \
 	bats bats-support bats-assert mandoc xxhash strace util-linux e2fsprogs \
-	shellcheck bash-completion openssl
+	shellcheck bash-completion openssl \
+	debhelper dpkg-dev fakeroot lintian systemd man-db jq
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
@@ -40,14 +46,15 @@ MAN8    = $(wildcard cmd/*/*.8)
 MANS    = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
 TESTBINS = tests/recio bench/mkcorpus bench/manifest
 
-.PHONY: all check test deps demo bench install uninstall clean lint-man fuzz
+.PHONY: all check test deps demo bench install uninstall clean lint-man fuzz deb
 
 all: $(BINS) $(TESTBINS)
 
 # Rebuild everything when the flags change (e.g. SANITIZE=1 after a
-# plain build), so a sanitizer run never tests stale objects.
+# plain build) or the version, so a sanitizer run never tests stale objects.
 .build-flags: FORCE
-	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' >$@
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS) $(VERSION)' | cmp -s - $@ || \
+		echo '$(CC) $(CFLAGS) $(LDFLAGS) $(VERSION)' >$@
 FORCE:
 
 lib/%.o: lib/%.c lib/bedup.h .build-flags
@@ -102,13 +109,10 @@ bench:
 	@if [ -x bench/run ]; then bench/run; else echo "make bench: no benchmarks yet"; fi
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(BINS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
-	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1)
-	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
-	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
-	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8)
+	$(foreach n,1 5 7 8,$(if $(MAN$(n)),install -d $(DESTDIR)$(MANDIR)/man$(n) && \
+		install -m 644 $(MAN$(n)) $(DESTDIR)$(MANDIR)/man$(n);))
 	install -d $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR)
 	install -m 644 contrib/bedup.bash-completion $(DESTDIR)$(COMPDIR)/bedup
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/bedup.service >$(DESTDIR)$(UNITDIR)/bedup.service
@@ -123,13 +127,33 @@ uninstall:
 	rm -f $(DESTDIR)$(COMPDIR)/bedup $(DESTDIR)$(UNITDIR)/bedup.service \
 		$(DESTDIR)$(UNITDIR)/bedup.timer
 
+# deb: bedup_VERSION_ARCH.deb (and .changes, .buildinfo) in DEB_OUT, as
+# dpkg-buildpackage makes them beside the tree. It builds a copy of the
+# tree in DEB_OUT, so that its "debian/rules clean" leaves this tree's
+# build (and the tests running on it) alone, with none of this make's
+# variables (make check SANITIZE=1 must not package an ASan build); then
+# lintian checks the .deb and the .changes.
+DEB_OUT ?= ..
+DEB_UNSET = $(foreach v,MAKEFLAGS MFLAGS MAKELEVEL SANITIZE VERSION WERROR CFLAGS LDFLAGS \
+	PREFIX BINDIR MANDIR UNITDIR COMPDIR DESTDIR,-u $(v))
+deb:
+	@d='$(DEB_OUT)/bedup-$(VERSION)'; rm -rf "$$d" && mkdir -p "$$d" && \
+	tar -cf - --exclude=./.git --exclude=./tests/log --exclude='*.img' \
+		--exclude=./fuzz/work --exclude=./fuzz/crashes --exclude=./debian/bedup . | \
+		tar -xf - -C "$$d" && \
+	( cd "$$d" && env $(DEB_UNSET) dpkg-buildpackage -us -uc -b ) \
+		>'$(DEB_OUT)/bedup-build.log' 2>&1 || \
+		{ tail -40 '$(DEB_OUT)/bedup-build.log' >&2; exit 1; }; \
+	rm -rf "$$d"
+	lintian --fail-on error,warning $(DEB_OUT)/bedup_$(VERSION)_*.changes $(DEB_OUT)/bedup_$(VERSION)_*.deb
+
 # Fuzzing (clang, libFuzzer): each fuzz/NAME.c target runs FUZZTIME
 # seconds from fuzz/corpus/NAME; crashes land in fuzz/crashes/.
 FUZZTIME ?= 60
 FUZZ_SRC  = $(wildcard fuzz/*.c)
 FUZZ_BINS = $(FUZZ_SRC:.c=.fuzz)
 fuzz/%.fuzz: fuzz/%.c fuzz/stage.h $(wildcard cmd/*/*.c cmd/*/*.h) $(LIB_SRC) lib/bedup.h
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib \
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -DBD_VERSION='"$(VERSION)"' \
 		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(BD_LIBS)
 

@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define BD_VERSION "0.1"
-
 /* ---- err.c: messages, exit status, allocation, closing ------------- */
 
 /* Program name for messages, and the exit status so far (0, or 1 once
@@ -49,6 +47,14 @@ char *bd_estrdup(const char *s);
  * a failed call and must report that call's errno, not close's. */
 void bd_close_keep(int fd);
 
+/* ---- version.c: --version ------------------------------------------ */
+
+/* When the first argument is "--version", prints "PROG VERSION" on
+ * stdout (VERSION from the Makefile, the same for every program and
+ * the bedup wrapper) and exits 0, or 2 if stdout fails. Call it right
+ * after bd_init, before option parsing. */
+void bd_version(int argc, char **argv);
+
 /* ---- num.c: numbers on the command line and in records ------------ */
 
 /* Parses a decimal uint64 with no sign, no spaces, no overflow.
@@ -73,6 +79,21 @@ char *bd_escape_str(const char *s);
  * is stored after it. Returns 0, or -1 on an escape RECORDS.md does not
  * define (a lone backslash, "\x", "\400", a raw TAB or LF). */
 int bd_unescape(char *s, size_t n, size_t *outn);
+
+/* ---- json.c: JSON values from bytes ------------------------------- */
+
+/* Returns 1 if the N bytes of S are UTF-8 (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), else 0. */
+int bd_utf8_valid(const char *s, size_t n);
+
+/* Writes the N bytes of S to F as one JSON value: a string when they are
+ * UTF-8 (quote, backslash and controls escaped, DEL as \u007f), else an
+ * array of the byte values, as journalctl -o json does, so that any name
+ * comes out exact and valid. Returns 0, or -1 on a write error. */
+int bd_json_string(FILE *f, const char *s, size_t n);
+
+/* Returns 1 if S is an integer as JSON writes one (-?(0|[1-9][0-9]*)). */
+int bd_json_int_valid(const char *s);
 
 /* ---- record.c: one file record ------------------------------------ */
 
@@ -220,6 +241,10 @@ int bd_commit_fd(int fd, uint64_t *transid);
  * (CAP_SYS_ADMIN). Returns 0 or -1/errno. */
 int bd_defrag_fd(int fd);
 
+/* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
+ * snapshot), else 0. Returns 0 or -1/errno. */
+int bd_subvol_readonly_fd(int fd, int *ro);
+
 /* ---- open.c: opening the inode a record names --------------------- */
 
 /* Opens PATH with FLAGS (O_NOFOLLOW is added), refusing a symlink in any
@@ -350,9 +375,6 @@ enum bd_open_result bd_member_size(const struct bd_record *r, const struct stat 
  * after a note and bd_status 1 when it changed or cannot be opened. */
 int bd_member_open(const struct bd_record *r, struct stat *st);
 
-/* Sets *RO to 1 when the subvolume FD is in is read-only (a read-only
- * snapshot), else 0. Returns 0 or -1/errno. */
-int bd_subvol_readonly_fd(int fd, int *ro);
 
 /* ---- source.c: the member the others share from ------------------- */
 

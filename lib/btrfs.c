@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
 #include <linux/fs.h>
 #include <btrfsutil.h>
 
@@ -127,4 +128,18 @@ bd_defrag_fd(int fd)
 	a.len = (uint64_t)-1;
 	a.flags = BTRFS_DEFRAG_RANGE_START_IO;
 	return ioctl(fd, BTRFS_IOC_DEFRAG_RANGE, &a) < 0 ? -1 : 0;
+}
+
+int
+bd_subvol_readonly_fd(int fd, int *ro)
+{
+	struct btrfs_ioctl_get_subvol_info_args a;
+
+	/* GET_SUBVOL_INFO answers for the subvolume of any file in it,
+	 * whereas SUBVOL_GETFLAGS wants the subvolume's root directory */
+	memset(&a, 0, sizeof a);
+	if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &a) < 0)
+		return -1;
+	*ro = !!(a.flags & BTRFS_ROOT_SUBVOL_RDONLY);
+	return 0;
 }

@@ -4,9 +4,6 @@
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <linux/btrfs.h>
-#include <linux/btrfs_tree.h>
 
 #include "bedup.h"
 
@@ -51,18 +48,4 @@ bd_member_open(const struct bd_record *r, struct stat *st)
 		break;
 	}
 	return -1;
-}
-
-int
-bd_subvol_readonly_fd(int fd, int *ro)
-{
-	struct btrfs_ioctl_get_subvol_info_args a;
-
-	/* GET_SUBVOL_INFO answers for the subvolume of any file in it,
-	 * whereas SUBVOL_GETFLAGS wants the subvolume's root directory */
-	memset(&a, 0, sizeof a);
-	if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &a) < 0)
-		return -1;
-	*ro = !!(a.flags & BTRFS_ROOT_SUBVOL_RDONLY);
-	return 0;
 }

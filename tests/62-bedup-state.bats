@@ -265,7 +265,8 @@ teardown() {
 5.last
 cutoff
 last
-lock"
+lock
+run"
 	# everything is found again
 	copy "$MNT/a" "$MNT/d"
 	run --separate-stderr bedup dedup "$MNT"

@@ -22,6 +22,27 @@ teardown() {
 	assert_equal "$stderr" ""
 }
 
+# the Makefile's VERSION, the one place the version is written
+make_version() {
+	make -s -C "$BEDUP_ROOT" --no-print-directory -f Makefile -f - print-version <<<'print-version: ; @echo $(VERSION)'
+}
+
+@test "--version: every program prints the Makefile's VERSION on stdout, exit 0" {
+	local v p
+	v=$(make_version)
+	[[ $v =~ ^[0-9]+(\.[0-9]+)+$ ]]
+	for p in bedup bedup-findnew bedup-group bedup-hash bedup-lock bedup-clone bedup-json; do
+		run --separate-stderr "$p" --version
+		assert_success
+		assert_output "$p $v"
+		assert_equal "$stderr" ""
+	done
+	# only as the first argument: elsewhere it is an unknown option
+	run --separate-stderr bedup-group -s 1 --version
+	assert_failure 2
+	assert_output ""
+}
+
 @test "make install and uninstall, with PREFIX and DESTDIR" {
 	local dest=$BATS_TEST_TMPDIR/dest
 	run --separate-stderr make -s -C "$BEDUP_ROOT" install PREFIX=/usr DESTDIR="$dest"
@@ -65,6 +86,56 @@ WantedBy=timers.target"
 	assert_equal "$stderr" ""
 }
 
+# unit_run UNIT BINDIR ARGS...: runs the ExecStart= line of the service
+# file UNIT (@BINDIR@ as BINDIR) as systemd would, as far as a test can:
+# its Environment=, its CapabilityBoundingSet= and NoNewPrivileges= (by
+# setpriv), stdin /dev/null, output to a pipe. ARGS are added to the line
+# (a state directory and a filter) so that the test dedups its own
+# filesystem, not every btrfs of the machine.
+unit_run() {
+	local unit=$1 bindir=$2 exec envs=() caps=-all c
+	shift 2
+	exec=$(sed -n 's/^ExecStart=//p' "$unit")
+	exec=${exec//@BINDIR@/$bindir}
+	mapfile -t envs < <(sed -n 's/^Environment=//p' "$unit")
+	for c in $(sed -n 's/^CapabilityBoundingSet=//p' "$unit"); do
+		c=${c#CAP_}
+		caps+=,+${c,,}
+	done
+	# ExecStart= is split at spaces, as systemd splits a line without quotes
+	# shellcheck disable=SC2086
+	env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin "${envs[@]}" \
+		setpriv --no-new-privs --inh-caps=-all --bounding-set="$caps" \
+		$exec "$@" </dev/null
+}
+
+# journal_friendly: $output has no terminal escape and no carriage return,
+# and every line is "bedup: " and a message (no progress line)
+journal_friendly() {
+	run grep -c $'[\r\e]' <<<"$output"
+	assert_output 0
+	run grep -v '^bedup: [0-9a-f-]\{36\}: [0-9]* files deduplicated, ' <<<"$1"
+	assert_output ""
+}
+
+@test "bedup.service: ExecStart= with the unit's environment and capabilities" {
+	requires root btrfs setpriv
+	newfs 1G
+	mkfile "$MNT/a" 2097152
+	copy "$MNT/a" "$MNT/b"
+	# another user's, mode 600: reading and leasing them takes the capabilities
+	chown 4242:4242 "$MNT/a" "$MNT/b"
+	chmod 600 "$MNT/a" "$MNT/b"
+	sync
+	run --separate-stderr unit_run "$BEDUP_ROOT/contrib/bedup.service" \
+		"$BEDUP_ROOT/cmd/bedup" --state-dir "$BATS_TEST_TMPDIR/unit-state" "$MNT"
+	assert_success
+	assert_output --regexp "^bedup: $FS: 1 files deduplicated, 2097152 bytes \(2\.0 MiB\) newly shared, [0-9]+ s\$"
+	assert_equal "$stderr" ""
+	journal_friendly "$output"
+	[ -s "$BATS_TEST_TMPDIR/unit-state/$FS/catalog" ]
+}
+
 # complete WORDS...: what the completion offers for the last word (WORDS
 # split as bash splits them: "vol:x" is "vol" ":" "x")
 complete_words() {
@@ -97,7 +168,8 @@ dedup-files"
 --terse
 -h
 --help"
-	run complete_words bedup dedup d
+	# "di", not "d": a filesystem UUID of the machine may start with d
+	run complete_words bedup dedup di
 	assert_output "dir"
 	run complete_words bedup dedup vo
 	assert_output "vol:"

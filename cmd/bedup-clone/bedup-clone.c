@@ -307,6 +307,7 @@ main(int argc, char **argv)
 	int ch;
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	while ((ch = getopt_long(argc, argv, "nRvh", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n': o.dry = 1; break;

@@ -238,6 +238,7 @@ main(int argc, char **argv)
 	size_t j;
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	while ((c = getopt(argc, argv, "g:S:c:us:x0tfh")) != -1) {
 		switch (c) {
 		case 'g':

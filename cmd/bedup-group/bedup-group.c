@@ -434,63 +434,104 @@ copy_out(FILE *spool)
 	fclose(spool);
 }
 
-int
-main(int argc, char **argv)
+/* the options into S; returns CATALOG (-C) or NULL, sets *UPDATE (-u) */
+static const char *
+options(int argc, char **argv, struct state *s, int *update)
 {
-	struct state s;
-	struct bd_input in;
-	struct bd_atomic at;
 	const char *catalog = NULL, *env;
 	uint64_t v;
-	size_t i;
-	int c, update = 0, keep = 0;
+	int c;
 
-	bd_init(argv[0]);
-	memset(&s, 0, sizeof s);
-	s.minsize = 1;
-	s.budget = DEFAULT_MEMORY;
+	s->minsize = 1;
+	s->budget = DEFAULT_MEMORY;
 	if ((env = getenv("BEDUP_GROUP_MEMORY")) && *env) {
 		if (bd_parse_size(env, &v) < 0 || v == 0)
 			bd_die("BEDUP_GROUP_MEMORY: not a size: %s", env);
-		s.budget = v > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)v;
+		s->budget = v > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)v;
 	}
 	while ((c = getopt(argc, argv, "hs:C:u")) != -1) {
 		switch (c) {
 		case 's':
-			if (bd_parse_size(optarg, &s.minsize) < 0)
+			if (bd_parse_size(optarg, &s->minsize) < 0)
 				bd_usage(USAGE);
 			break;
 		case 'C':
 			catalog = optarg;
 			break;
 		case 'u':
-			update = 1;
+			*update = 1;
 			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
-			return bd_finish();
+			exit(bd_finish());
 		default:
 			bd_usage(USAGE);
 		}
 	}
-	if (update && !catalog)
+	if (*update && !catalog)
 		bd_usage(USAGE);
-	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
+	return catalog;
+}
+
+/* S->catalog from CATALOG: 0 none, 1 not there yet, 2 there. Returns 1
+ * when a first run must still read its input's keys: an old samples file
+ * beside a catalog not yet made has entries to drop. */
+static int
+catalog_state(struct state *s, const char *catalog)
+{
+	char *sp;
+	int keep = 0;
+
 	/* no catalog yet is an empty one: the first run starts it, and needs
 	 * no keys of its input to replace old records (nor old samples) */
 	if (catalog && access(catalog, F_OK) == 0)
-		s.catalog = 2;
+		s->catalog = 2;
 	else if (catalog && errno != ENOENT)
 		bd_die("%s:", catalog);
 	else if (catalog)
-		s.catalog = 1;
-	if (s.catalog == 1) {
-		char *sp = bd_samples_path(catalog);
-
+		s->catalog = 1;
+	if (s->catalog == 1) {
+		sp = bd_samples_path(catalog);
 		if (access(sp, F_OK) == 0)
 			keep = 1;
 		free(sp);
 	}
+	return keep;
+}
+
+/* every group out, sorted: from memory, or merged from the spilled runs */
+static void
+write_groups(struct state *s)
+{
+	size_t i;
+
+	if (s->nruns == 0) {
+		if (s->n)
+			qsort(s->items, s->n, sizeof *s->items, qcmp);
+		for (i = 0; i < s->n; i++)
+			emit_group(s, &s->items[i]);
+	} else {
+		spill(s);
+		merge(s->runs, s->nruns, emit_group, s);
+	}
+	flush(s);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct state s;
+	struct bd_input in;
+	struct bd_atomic at;
+	const char *catalog;
+	int update = 0, keep;
+
+	bd_init(argv[0]);
+	bd_version(argc, argv);
+	memset(&s, 0, sizeof s);
+	catalog = options(argc, argv, &s, &update);
+	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
+	keep = catalog_state(&s, catalog);
 	bd_input_init(&in, argc - optind, argv + optind);
 	read_all(&s, &in, 1, s.catalog == 2 || keep);
 	/* no changed file: no group to write, and the catalog stays as it
@@ -516,16 +557,7 @@ main(int argc, char **argv)
 		/* the protocol: the catalog is committed before any output */
 		s.out = bd_tempfile();
 	}
-	if (s.nruns == 0) {
-		if (s.n)
-			qsort(s.items, s.n, sizeof *s.items, qcmp);
-		for (i = 0; i < s.n; i++)
-			emit_group(&s, &s.items[i]);
-	} else {
-		spill(&s);
-		merge(s.runs, s.nruns, emit_group, &s);
-	}
-	flush(&s);
+	write_groups(&s);
 	free(s.pend.it);
 	free(s.items);
 	free_chunks(&s);

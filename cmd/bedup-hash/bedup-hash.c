@@ -142,6 +142,7 @@ main(int argc, char **argv)
 	struct job *jb;
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	/* glibc gives each thread an arena of its own: with 32 workers that
 	 * is tens of MiB held for a few small allocations per group */
 	mallopt(M_ARENA_MAX, 2);

@@ -111,6 +111,7 @@ main(int argc, char **argv)
 	int c, rflag = 0, vflag = 0;
 
 	bd_init(argv[0]);
+	bd_version(argc, argv);
 	while ((c = getopt(argc, argv, "Rvh")) != -1) {
 		switch (c) {
 		case 'R': rflag = 1; break;
