@@ -46,7 +46,7 @@ MAN8    = $(wildcard cmd/*/*.8)
 MANS    = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
 TESTBINS = tests/recio bench/mkcorpus bench/manifest
 
-.PHONY: all check test deps demo bench install uninstall clean lint-man fuzz deb
+.PHONY: all check test deps demo bench bench-scale install uninstall clean lint-man fuzz deb
 
 all: $(BINS) $(TESTBINS)
 
@@ -107,6 +107,10 @@ demo: deps
 
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "make bench: no benchmarks yet"; fi
+
+# millions of files (bench/scale: SIZES, SEED, TOOLS, BENCH_DIR); not in CI
+bench-scale:
+	bench/scale
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)

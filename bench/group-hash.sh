@@ -10,9 +10,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bedup-bench.XXXXXX")
 mnt=$work/mnt
 cleanup() { umount "$mnt" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+# read by tests/helpers.bash
+# shellcheck disable=SC2034
 BATS_TEST_DIRNAME=$root/tests
 bats_require_minimum_version() { :; }
 bats_load_library() { :; }
+# shellcheck source=/dev/null # a bats helper, checked with the tests
 . "$root/tests/helpers.bash"
 
 echo "== bedup-group: peak RSS, 1,000,000 records"

@@ -5,6 +5,11 @@
  *   mkcorpus [-n FILES] [-S SEED] -p 0|1 DIR   write phase 0 or 1 under DIR
  *   mkcorpus [-n FILES] [-S SEED] -m DIR       change 2% of the files
  *
+ * -s: the small-file corpus of bench/scale instead (every mode): 98% of
+ * 3 to 9 KiB, the rest up to 1 MiB, 80% unique and 20% real copies, in
+ * the subvolumes home, projects and media, no snapshot. -c N with -m:
+ * change exactly N files, chosen by (SEED, N), instead of 2%.
+ *
  * DIR is the top of the filesystem (subvolid 5) holding the subvolumes
  * home, home/cache, projects and media; bench/run snapshots home
  * read-only between phase 0 and phase 1, so the model counts the data
@@ -33,7 +38,8 @@ enum { V_HOME, V_CACHE, V_PROJECTS, V_MEDIA, NVOL };
 static const char *volname[] = { "home", "home/cache", "projects", "media" };
 
 /* streams of the generator: one per kind of choice */
-enum { S_VOL, S_KIND, S_SIZE, S_SIZE2, S_PICK, S_VARIANT, S_CONTENT, S_MUT, S_MUTOP, S_MUTLEN, S_NAME };
+enum { S_VOL, S_KIND, S_SIZE, S_SIZE2, S_PICK, S_VARIANT, S_CONTENT, S_MUT, S_MUTOP, S_MUTLEN, S_NAME,
+	S_MUTN };
 
 #define INLINE_MAX 2048         /* btrfs max_inline default: such files have no data extent */
 #define BLK 4096
@@ -56,6 +62,7 @@ struct file {
 
 static uint64_t seed = 1;
 static uint32_t nfiles = 5000;
+static int small;                 /* -s: bench/scale's corpus */
 static struct file *files;
 static struct content *contents;
 static uint32_t ncontents;
@@ -96,6 +103,8 @@ size_for(uint32_t i, int vol)
 {
 	double u = unif(S_SIZE, i), v = unif(S_SIZE2, i);
 
+	if (small)
+		return u < 0.98 ? 3072 + (uint64_t)(v * 6145) : logunif(v, 9216, 1 << 20);
 	if (i % 40000 == 7)
 		return logunif(v, 64 << 20, 256 << 20);
 	if (vol == V_MEDIA)
@@ -170,9 +179,14 @@ plan(void)
 		uint32_t j;
 		int k;
 
-		f->vol = u < 0.40 ? V_HOME : u < 0.55 ? V_CACHE : u < 0.94 ? V_PROJECTS : V_MEDIA;
-		k = w < 0.60 ? K_NEW : w < 0.80 ? K_COPY : w < 0.88 ? K_NEAR : w < 0.92 ? K_HARD :
-		    w < 0.96 ? K_REFLINK : w < 0.985 ? K_SYM : K_EMPTY;
+		if (small) {
+			f->vol = u < 1 / 3.0 ? V_HOME : u < 2 / 3.0 ? V_PROJECTS : V_MEDIA;
+			k = w < 0.80 ? K_NEW : K_COPY;
+		} else {
+			f->vol = u < 0.40 ? V_HOME : u < 0.55 ? V_CACHE : u < 0.94 ? V_PROJECTS : V_MEDIA;
+			k = w < 0.60 ? K_NEW : w < 0.80 ? K_COPY : w < 0.88 ? K_NEAR : w < 0.92 ? K_HARD :
+			    w < 0.96 ? K_REFLINK : w < 0.985 ? K_SYM : K_EMPTY;
+		}
 		f->content = UINT32_MAX;
 		j = k == K_NEW || k == K_EMPTY ? UINT32_MAX : pick(i, k, f->vol);
 		if (k != K_NEW && k != K_EMPTY && j == UINT32_MAX)
@@ -212,7 +226,7 @@ plan(void)
 		if (f->content != UINT32_MAX)
 			contents[f->content].nfiles++;
 		/* the read-only snapshot of home pins what phase 0 put there */
-		if (f->vol == V_HOME && i < nfiles / 2 && f->content != UINT32_MAX)
+		if (!small && f->vol == V_HOME && i < nfiles / 2 && f->content != UINT32_MAX)
 			physpinned[f->phys] = 1;
 	}
 	for (i = 0; i < nphys; i++)
@@ -383,47 +397,78 @@ makefile(uint32_t i)
 	}
 }
 
-/* 2% of the files change: appends, rewrites in place (the same bytes
- * again, or one block changed) and new real copies. */
+/* File I changes: an append, a rewrite in place (the same bytes again,
+ * or one block changed) or a new real copy, named with TAG. */
 static void
-mutate(void)
+mutate_one(uint32_t i, uint64_t tag)
+{
+	const struct file *f = &files[i];
+	const struct content *c = &contents[f->content];
+	char path[PATH_MAX], npath[PATH_MAX];
+	double op = unif(S_MUTOP, i);
+	int fd;
+
+	path_of(i, path, sizeof path);
+	if (op < 0.35) {
+		uint64_t len = 1 + rnd(S_MUTLEN, i) % 65536;
+
+		if ((fd = open(path, O_WRONLY)) < 0)
+			bd_die("%s:", path);
+		writestream(fd, path, mix(c->key ^ len), len, UINT64_MAX, c->size);
+	} else if (op < 0.70) {
+		if ((fd = open(path, O_WRONLY)) < 0)
+			bd_die("%s:", path);
+		if (op < 0.55 || c->size < BLK)
+			writecontent(fd, path, f->content);
+		else
+			writestream(fd, path, mix(c->key ^ i), BLK, UINT64_MAX,
+			    rnd(S_MUTLEN, i) % (c->size / BLK) * BLK);
+	} else {
+		if (tag)
+			snprintf(npath, sizeof npath, "%s/new/m%07u-%llu.dat", volname[f->vol], i,
+			    (unsigned long long)tag);
+		else
+			snprintf(npath, sizeof npath, "%s/new/m%07u.dat", volname[f->vol], i);
+		fd = create(npath, 0);
+		writecontent(fd, npath, f->content);
+	}
+	if (close(fd) < 0)
+		bd_die("%s:", path);
+}
+
+static int
+mutable(uint32_t i)
+{
+	return files[i].content != UINT32_MAX && files[i].kind != K_HARD;
+}
+
+/* 2% of the files change, or exactly COUNT of them (chosen by SEED and
+ * COUNT, so -c 1 and -c 1000 pick different files). */
+static void
+mutate(uint64_t count)
 {
 	uint32_t i, n = 0;
 
-	for (i = 0; i < nfiles; i++) {
-		struct file *f = &files[i];
-		char path[PATH_MAX], npath[PATH_MAX];
-		const struct content *c;
-		double op;
-		int fd;
+	if (count) {
+		uint8_t *done = bd_ecalloc(nfiles, 1);
+		uint64_t k;
 
-		if (unif(S_MUT, i) >= 0.02 || f->content == UINT32_MAX || f->kind == K_HARD)
-			continue;
-		c = &contents[f->content];
-		path_of(i, path, sizeof path);
-		op = unif(S_MUTOP, i);
-		if (op < 0.35) {
-			uint64_t len = 1 + rnd(S_MUTLEN, i) % 65536;
-
-			if ((fd = open(path, O_WRONLY)) < 0)
-				bd_die("%s:", path);
-			writestream(fd, path, mix(c->key ^ len), len, UINT64_MAX, c->size);
-		} else if (op < 0.70) {
-			if ((fd = open(path, O_WRONLY)) < 0)
-				bd_die("%s:", path);
-			if (op < 0.55 || c->size < BLK)
-				writecontent(fd, path, f->content);
-			else
-				writestream(fd, path, mix(c->key ^ i), BLK, UINT64_MAX,
-				    rnd(S_MUTLEN, i) % (c->size / BLK) * BLK);
-		} else {
-			snprintf(npath, sizeof npath, "%s/new/m%07u.dat", volname[f->vol], i);
-			fd = create(npath, 0);
-			writecontent(fd, npath, f->content);
+		for (k = 0; n < count && k < 64 * count + 64 * (uint64_t)nfiles; k++) {
+			i = rnd(S_MUTN, count << 32 ^ k) % nfiles;
+			if (done[i] || !mutable(i))
+				continue;
+			done[i] = 1;
+			mutate_one(i, count);
+			n++;
 		}
-		if (close(fd) < 0)
-			bd_die("%s:", path);
-		n++;
+		free(done);
+	} else {
+		for (i = 0; i < nfiles; i++) {
+			if (unif(S_MUT, i) >= 0.02 || !mutable(i))
+				continue;
+			mutate_one(i, 0);
+			n++;
+		}
 	}
 	printf("changed %u\n", n);
 }
@@ -434,11 +479,11 @@ int
 main(int argc, char **argv)
 {
 	int c, phase = -1, doinfo = 0, domut = 0;
-	uint64_t n;
+	uint64_t n, count = 0;
 	uint32_t i;
 
 	bd_init(argv[0]);
-	while ((c = getopt(argc, argv, "hn:S:ip:m")) != -1) {
+	while ((c = getopt(argc, argv, "hn:S:ip:mc:s")) != -1) {
 		switch (c) {
 		case 'n':
 			if (bd_parse_u64(optarg, &n) < 0 || n < 2 || n > UINT32_MAX / 2)
@@ -452,13 +497,19 @@ main(int argc, char **argv)
 		case 'i': doinfo = 1; break;
 		case 'p': phase = optarg[0] == '1' ? 1 : optarg[0] == '0' ? 0 : 2; break;
 		case 'm': domut = 1; break;
+		case 'c':
+			if (bd_parse_u64(optarg, &count) < 0 || count < 1 || count > UINT32_MAX)
+				bd_usage(USAGE);
+			break;
+		case 's': small = 1; break;
 		case 'h': puts("usage: " USAGE); return 0;
 		default: bd_usage(USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if ((doinfo ? argc != 0 : argc != 1) || doinfo + domut + (phase >= 0) != 1 || phase > 1)
+	if ((doinfo ? argc != 0 : argc != 1) || doinfo + domut + (phase >= 0) != 1 || phase > 1 ||
+	    (count && !domut))
 		bd_usage(USAGE);
 	plan();
 	if (doinfo) {
@@ -468,7 +519,7 @@ main(int argc, char **argv)
 	if (chdir(argv[0]) < 0)
 		bd_die("%s:", argv[0]);
 	if (domut)
-		mutate();
+		mutate(count);
 	else
 		for (i = phase ? nfiles / 2 : 0; i < (phase ? nfiles : nfiles / 2); i++)
 			makefile(i);

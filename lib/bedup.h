@@ -582,6 +582,24 @@ void bd_progress_add(struct bd_progress *p, uint64_t files, uint64_t bytes);
  * empty line). Nothing when nothing was drawn. */
 void bd_progress_end(struct bd_progress *p);
 
+/* ---- outcome.c: what became of a group member ---------------------- */
+
+/* Writes to F the line "STATUS BYTES FSID SRCSUBVOL SRCINO DSTSUBVOL DSTINO
+ * SRC DST" (TAB-separated, paths escaped as in records) about DST and the
+ * source SRC its data was shared from; with SRC NULL (a member left out
+ * before any source was picked) SRCSUBVOL, SRCINO and SRC are "-".
+ * bedup-clone(1) lists the statuses. Returns 0, or -1 on a write error. */
+int bd_outcome_write(FILE *f, const char *status, uint64_t bytes, const struct bd_record *src,
+    const struct bd_record *dst);
+
+/* ---- swap.c: active swap files ------------------------------------ */
+
+/* Returns 1 when FD is an active swap file (in /proc/swaps: the same
+ * device and inode), 0 when not, -1/errno when that cannot be told.
+ * swapon keeps the file open for writing, so a file a read lease is
+ * refused for is asked this before it is called in use. */
+int bd_swapfile_fd(int fd);
+
 /* ---- tempfile.c: scratch files ------------------------------------- */
 
 /* A new temp file in $TMPDIR (or /tmp), open for writing and reading,

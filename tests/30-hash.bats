@@ -465,6 +465,21 @@ pipeline() {
 	sync
 	record "$D/new" | bedup-group -C "$cat" -u >"$BATS_TEST_TMPDIR/in"
 	assert_equal "$(cut -f7 "$BATS_TEST_TMPDIR/in")" "$(printf '%s\n' "$D/a" "$D/victim" "$D/new")"
+	# with -N, naming what this run found changed (new), the catalog's
+	# victim was replaced since an earlier run: churn, dropped quietly
+	record "$D/new" >"$BATS_TEST_TMPDIR/found"
+	run --separate-stderr bedup-hash -C "$cat" -N "$BATS_TEST_TMPDIR/found" "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$h" "$(record "$D/a" "$D/new")")"
+	run --separate-stderr bedup-hash -v -C "$cat" -N "$BATS_TEST_TMPDIR/found" "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "${stderr%%$'\n'*}" "bedup-hash: $D/victim: replaced since the last run, dropped"
+	# a record this run found, replaced since: changed between stages
+	grep victim "$BATS_TEST_TMPDIR/in" >>"$BATS_TEST_TMPDIR/found"
+	run --separate-stderr bedup-hash -C "$cat" -N "$BATS_TEST_TMPDIR/found" "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $D/victim: not the file the record names (replaced, or not a regular file)"
 	run --separate-stderr bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
 	assert_failure 1
 	assert_equal "$stderr" "bedup-hash: $D/victim: not the file the record names (replaced, or not a regular file)"
@@ -585,7 +600,7 @@ pipeline() {
 }
 
 @test "usage: bad options exit 2, -h exits 0" {
-	u="usage: bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-P FD] [-v] [FILE...]"
+	u="usage: bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [FILE...]"
 	for bad in "-j 0" "-j x" "-u" "-q" "-P x"; do
 		run --separate-stderr bedup-hash $bad
 		assert_failure 2

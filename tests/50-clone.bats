@@ -192,7 +192,8 @@ deduped	3000000	$D/b	$D/c"
 	cut_ids
 	kill "$pid"
 	assert_success
-	assert_equal "$(cat "$D/status")" "1 0"
+	# in use is for now: a note, no failure (RECORDS.md)
+	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "deduped	3000000	$D/a	$D/c"
 	assert_equal "$stderr" "bedup-lock: $D/b: in use, skipped"
 	assert_equal "$(excl "$D/a" "$D/b" "$D/c")" "0
@@ -212,7 +213,8 @@ deduped	3000000	$D/b	$D/c"
 	run --separate-stderr pipeline "$D/in"
 	cut_ids
 	assert_success
-	assert_equal "$(cat "$D/status")" "1 0"
+	# a policy: notes, no failure (RECORDS.md)
+	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output "deduped	3000000	$D/a	$D/b"
 	assert_equal "$stderr" "bedup-lock: $D/i: immutable, skipped
 bedup-lock: $D/ap: append-only, skipped"
@@ -220,14 +222,14 @@ bedup-lock: $D/ap: append-only, skipped"
 	# the immutable one), and says so per file
 	run --separate-stderr strace -f -qq -o "$D/trace" -e trace=ioctl bedup-clone "$D/in"
 	cut_ids
-	assert_failure 1
-	assert_output "error:EPERM	3000000	$D/a	$D/i
+	assert_success
+	assert_output "immutable	3000000	$D/a	$D/i
 shared	3000000	$D/a	$D/b
-error:EPERM	3000000	$D/a	$D/ap"
+append-only	3000000	$D/a	$D/ap"
+	assert_equal "$stderr" "bedup-clone: $D/i: immutable, not shared
+bedup-clone: $D/ap: append-only, not shared"
 	run grep -c FIDEDUPERANGE "$D/trace"
 	assert_output 0
-	assert_equal "$stderr" "bedup-clone: $D/i: not shared: Operation not permitted
-bedup-clone: $D/ap: not shared: Operation not permitted"
 	meta "$D/i" "$D/ap" >"$D/meta.after"
 	assert_equal "$(excl "$D/i" "$D/ap")" "3002368
 3002368"
@@ -278,7 +280,7 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	assert_equal "$(cat "$D/meta.after")" "$(cat "$D/meta.before")"
 }
 
-@test "clone: a nodatacow duplicate gives a clean error line" {
+@test "clone: a nodatacow duplicate is left with a line and a note" {
 	mkfile "$D/a" 3000000 s
 	touch "$D/n"
 	chattr +C "$D/n"
@@ -286,13 +288,13 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	record "$D/a" "$D/n" >"$D/in"
 	run --separate-stderr bedup-clone "$D/in"
 	cut_ids
-	assert_failure 1
-	assert_output "error:EINVAL	3000000	$D/a	$D/n"
-	assert_equal "$stderr" "bedup-clone: $D/n: not shared: Invalid argument"
+	assert_success
+	assert_output "nodatacow	3000000	$D/a	$D/n"
+	assert_equal "$stderr" "bedup-clone: $D/n: nodatacow unlike its source, not shared"
 	run --separate-stderr pipeline "$D/in"
 	cut_ids
 	assert_success
-	assert_equal "$(cat "$D/status")" "1 0"
+	assert_equal "$(cat "$D/status")" "0 0"
 	assert_output ""
 	assert_equal "$stderr" "bedup-lock: $D/n: nodatacow unlike the rest of its group, skipped"
 	cmp "$D/a" "$D/n"
@@ -461,7 +463,8 @@ deduped	3000000	$D/a	$D/dir/c"
 	cut_ids
 	exec {rfd}<&-
 	wait "$spid" || true
-	assert_failure 1
+	# busy is for now: a note, no failure (RECORDS.md)
+	assert_success
 	assert_output "busy	3000000	$D/r1/a	$D/r2/a"
 	assert_equal "$stderr" "bedup-clone: $D/r2/a: busy (a btrfs send in progress?), not shared"
 	# once the send is over, it works

@@ -75,7 +75,7 @@ teardown() {
 	cd "$MNT"
 	run --separate-stderr bedup dedup-files a x y l
 	assert_failure 1
-	assert_output "bedup: 0 files deduplicated, 0 bytes (0 B) newly shared"
+	assert_output "bedup: 0 files deduplicated, 0 bytes (0 B) newly shared, 1 differ"
 	assert_equal "$stderr" "bedup-findnew: l: not a regular file
 bedup: $MNT/y: differs from $MNT/a (size), unchanged
 bedup-clone: $MNT/x: content differs from the source, not shared"
@@ -104,8 +104,8 @@ bedup-clone: $MNT/x: content differs from the source, not shared"
 	exec 7>>"$MNT/w"
 	run --separate-stderr bedup dedup-files "$MNT/a" "$MNT/w" 7>&-
 	exec 7>&-
-	assert_failure 1
-	assert_output "bedup: 0 files deduplicated, 0 bytes (0 B) newly shared"
+	assert_success
+	assert_output "bedup: 0 files deduplicated, 0 bytes (0 B) newly shared, 1 in use"
 	assert_equal "$stderr" "bedup-lock: $MNT/w: in use, skipped"
 	apart "$MNT/a" "$MNT/w"
 }

@@ -35,12 +35,7 @@ static void
 out(const char *status, uint64_t bytes, const struct bd_record *src,
     const struct bd_record *dst)
 {
-	if (printf("%s\t%" PRIu64 "\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t",
-	    status, bytes, dst->fsid, src->subvol, src->ino, dst->subvol, dst->ino) < 0 ||
-	    bd_escape_write(stdout, src->path, src->pathlen) < 0 ||
-	    putchar('\t') == EOF ||
-	    bd_escape_write(stdout, dst->path, dst->pathlen) < 0 ||
-	    putchar('\n') == EOF)
+	if (bd_outcome_write(stdout, status, bytes, src, dst) < 0)
 		bd_die("write error:");
 }
 
@@ -104,6 +99,13 @@ fail(int e, const struct bd_record *src, const struct bd_record *dst, struct tot
 	const char *s = strerrorname_np(e);
 	char status[64];
 
+	/* the kernel's answer for an active swap file: left, as
+	 * bedup-lock leaves one, no failure */
+	if (e == ETXTBSY) {
+		out("swapfile", dst->size, src, dst);
+		bd_pwarn(dst->path, "an active swap file, not shared");
+		return;
+	}
 	snprintf(status, sizeof status, "error:%s", s ? s : "EUNKNOWN");
 	out(status, dst->size, src, dst);
 	errno = e;
@@ -141,13 +143,14 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 			fail(d[i].err, s, r, t);
 			break;
 		}
-		/* each failure is also a message, as RECORDS.md asks */
-		if (d[i].state == BD_DEDUPE_DIFFERS)
+		/* each failure is also a message, as RECORDS.md asks; busy
+		 * is for now, a note (the caller tries again) */
+		if (d[i].state == BD_DEDUPE_DIFFERS) {
 			bd_pfail(r->path, "content differs from the source, not shared");
-		else if (d[i].state == BD_DEDUPE_BUSY)
-			bd_pfail(r->path, "busy (a btrfs send in progress?), not shared");
-		if (d[i].state == BD_DEDUPE_DIFFERS || d[i].state == BD_DEDUPE_BUSY)
 			t->failed++;
+		} else if (d[i].state == BD_DEDUPE_BUSY) {
+			bd_pwarn(r->path, "busy (a btrfs send in progress?), not shared");
+		}
 		/* the compare read it: leave the page cache to the user's data */
 		posix_fadvise(d[i].fd, 0, 0, POSIX_FADV_DONTNEED);
 		close(d[i].fd);
@@ -163,7 +166,7 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	struct stat st;
 	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
 	long src;
-	int sfd = -1, fd, ro, fl, e;
+	int sfd = -1, fd, ro, fl, sfl, e;
 	uid_t suid;
 
 	/* the source is opened again, identity checked, right before use */
@@ -175,9 +178,10 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	suid = st.st_uid;
 	if (o->defrag && !o->dry && !c[src].src.ro)
 		defrag(sfd, &g->r[src]);
-	if (bd_extents_get(sfd, &sx) < 0) {
-		bd_pfail(g->r[src].path, "cannot read the extent map:");
+	if (bd_extents_get(sfd, &sx) < 0 || bd_iflags_fd(sfd, &sfl) < 0) {
+		bd_pfail(g->r[src].path, "cannot read the extent map or the flags:");
 		close(sfd);
+		bd_extents_free(&sx);
 		return;
 	}
 	d = bd_ecalloc(max, sizeof *d);
@@ -204,14 +208,27 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 			continue;
 		}
 		/* the kernel shares into an append-only file; its owner asked
-		 * for nothing but appends, so neither flag is ever overruled */
-		e = 0;
-		if (bd_iflags_fd(fd, &fl) < 0)
-			e = errno;
-		else if (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL))
-			e = EPERM;
-		if (e) {
-			fail(e, &g->r[src], &g->r[i], t);
+		 * for nothing but appends, so neither flag is ever overruled:
+		 * a policy, a note (RECORDS.md), as bedup-lock's */
+		if (bd_iflags_fd(fd, &fl) < 0) {
+			fail(errno, &g->r[src], &g->r[i], t);
+			close(fd);
+			continue;
+		}
+		if (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL)) {
+			e = fl & FS_IMMUTABLE_FL;
+			out(e ? "immutable" : "append-only", g->r[i].size, &g->r[src], &g->r[i]);
+			bd_pwarn(g->r[i].path, "%s, not shared", e ? "immutable" : "append-only");
+			close(fd);
+			continue;
+		}
+		/* btrfs shares only between two nodatacow files or two not
+		 * (EINVAL): the kind is the file's choice, as bedup-lock's */
+		if ((fl ^ sfl) & FS_NOCOW_FL) {
+			e = fl & FS_NOCOW_FL;
+			out(e ? "nodatacow" : "datacow", g->r[i].size, &g->r[src], &g->r[i]);
+			bd_pwarn(g->r[i].path, "%s unlike its source, not shared",
+			    e ? "nodatacow" : "datacow");
 			close(fd);
 			continue;
 		}

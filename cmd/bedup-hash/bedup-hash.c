@@ -15,12 +15,12 @@
 
 #include "hash.h"
 
-#define USAGE "bedup-hash [-C CATALOG [-u]] [-j N] [-p] [-P FD] [-v] [FILE...]"
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [FILE...]"
 #define MAXJOBS 64
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 
 struct opts {
-	const char *catalog;
+	const char *catalog, *found;
 	uint64_t njobs;
 	int update, prio, verbose;
 	int progress_fd;         /* where the progress line goes */
@@ -43,10 +43,13 @@ options(int argc, char **argv, struct opts *o)
 
 	uint64_t fd;
 
-	while ((c = getopt(argc, argv, "hC:uj:pP:v")) != -1) {
+	while ((c = getopt(argc, argv, "hC:N:uj:pP:v")) != -1) {
 		switch (c) {
 		case 'C':
 			o->catalog = optarg;
+			break;
+		case 'N':
+			o->found = optarg;
 			break;
 		case 'u':
 			o->update = 1;
@@ -133,7 +136,8 @@ clear_slot(void *slot)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { NULL, 32, 0, 0, 0, 2 };
+	struct opts o = { NULL, NULL, 32, 0, 0, 0, 2 };
+	struct table found = {0};
 	struct store s;
 	struct bd_input in;
 	struct pool q;
@@ -160,8 +164,12 @@ main(int argc, char **argv)
 		.keep_fds = fds_for(INFLIGHT + KEEP_FDS + 64),
 		.learnt = o.update ? &s.learnt : NULL,
 		.lsmp = o.update ? &s.lsmp : NULL,
+		.found = o.found ? &found : NULL,
+		.verbose = o.verbose,
 		.pr = &pr,
 	};
+	if (o.found)
+		load_found(&found, o.found);
 	/* -j 1 is a plain serial run: no worker, one slot; else room for
 	 * workers to go on past a slow group at the head */
 	pool_start(&q, o.njobs > 1 ? o.njobs : 0, o.njobs > 1 ? 4 * o.njobs : 1, sizeof *jb,
@@ -185,6 +193,7 @@ main(int argc, char **argv)
 	if (o.update)
 		store_update(&s, o.catalog);
 	progress_end(&pr);
+	free(found.e);
 	free(s.cat.e);
 	free(s.learnt.e);
 	free(s.smp.e);

@@ -34,6 +34,22 @@ load_catalog(struct table *t, const char *path)
 	table_sort(t);
 }
 
+/* the records of -N FOUND, digests or not: the inodes this run found
+ * changed (their gens and sizes, for table_valid) */
+void
+load_found(struct table *t, const char *path)
+{
+	struct bd_input in;
+	char *files[1] = { (char *)path };
+	struct bd_record r;
+
+	bd_input_init(&in, 1, files);
+	while (bd_input_next(&in, &r))
+		table_add(t, &r);
+	bd_input_close(&in);
+	table_sort(t);
+}
+
 /* the catalog again, with the digests learnt filled in and the inodes
  * found gone or replaced left out; the samples in KEEP (when not NULL)
  * whose inode it keeps are marked seen. Returns 0, or -1 when the

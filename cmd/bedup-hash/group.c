@@ -8,14 +8,23 @@
 #include "hash.h"
 
 static void
-note(struct table *learnt, struct member *m)
+note(const struct run *rn, struct member *m)
 {
-	if (m->state == DROPPED)
+	/* with -N, a member this run did not find changed was tracked by
+	 * an earlier run (the catalog's, a record taken again): replaced
+	 * since, it is churn (save by rename), dropped quietly. Only what
+	 * changes between the stages of one run is worth a line. */
+	if (m->state == DROPPED && m->replaced && rn->found &&
+	    !table_valid(rn->found, &m->r)) {
+		if (rn->verbose)
+			bd_pwarn(m->r.path, "replaced since the last run, dropped");
+	} else if (m->state == DROPPED) {
 		bd_pfail(m->r.path, "%s", m->note);
+	}
 	/* gone or replaced: its catalog record goes (changed size: group
 	 * replaces it once findnew reports it) */
-	if (learnt && (m->state == GONE || m->replaced))
-		learn(learnt, &m->r, NULL, 1);
+	if (rn->learnt && (m->state == GONE || m->replaced))
+		learn(rn->learnt, &m->r, NULL, 1);
 }
 
 /* units whose digest the catalog vouches for; returns how many */
@@ -116,7 +125,7 @@ finish_group(void *run, void *job)
 	}
 	/* notes in input order, whatever thread met the problem */
 	for (i = 0; i < n; i++)
-		note(rn->learnt, &mem[i]);
+		note(rn, &mem[i]);
 	if (nu >= 2) {
 		write_classes(mem, n, units, nu);
 		evict_unmatched(mem, units, jb->jobs, nj);

@@ -91,6 +91,8 @@ struct run {
 	int keep_fds;            /* enough fds for the records in flight */
 	struct table *learnt;    /* with -u: digests learnt, inodes dropped */
 	struct table *lsmp;      /* with -u: samples learnt */
+	const struct table *found; /* -N: the records this run found changed */
+	int verbose;
 	struct progress *pr;
 };
 
@@ -119,6 +121,7 @@ void table_sort(struct table *t);
 
 /* catalog.c */
 void load_catalog(struct table *t, const char *path);
+void load_found(struct table *t, const char *path);
 int update_catalog(struct table *learnt, const char *path, struct table *keep);
 uint64_t load_samples(struct table *t, const char *path);
 int merge_samples(struct table *smp, struct table *lsmp, struct table *learnt);
