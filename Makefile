@@ -74,13 +74,17 @@ tests/recio bench/mkcorpus bench/manifest: %: %.c lib/libbedup.a lib/bedup.h .bu
 	$(CC) $(BD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libbedup.a $(BD_LIBS) -lm
 
 # Installs what is missing, so that "make check" works on a fresh Debian.
+# apt-get's output goes to DEPS_LOG, shown (its end) when it fails.
+DEPS_LOG ?= $(or $(TMPDIR),/tmp)/bedup-deps.log
 deps:
 	@missing=$$(for p in $(DEB_DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		echo "make deps: installing" $$missing "(apt-get's output: $(DEPS_LOG))"; \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends $$missing; } >'$(DEPS_LOG)' 2>&1 || \
+		{ tail -n 15 '$(DEPS_LOG)' >&2; echo "make deps: apt-get failed (all of it: $(DEPS_LOG))" >&2; exit 1; }; \
 	fi
 
 # check: deps first, then a fresh make so that pkg-config is asked only
@@ -96,9 +100,10 @@ lint-man:
 	@for m in $(MANS); do mandoc -Tlint -W warning $$m || exit 1; done; \
 	echo "mandoc -Tlint: $(words $(MANS)) pages clean"
 
+# the demo's story, without the compiler's lines (its errors still show)
 demo: deps
-	$(MAKE) all
-	sh contrib/demo.sh
+	@$(MAKE) -s --no-print-directory all
+	@sh contrib/demo.sh
 
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "make bench: no benchmarks yet"; fi

@@ -1,8 +1,10 @@
 #!/bin/sh
 # demo.sh (make demo): makes a btrfs filesystem in a sparse image file
 # under a temp directory, fills it with duplicate files, deduplicates it
-# with "bedup dedup -v", shows the space used before and after, and
-# removes everything, whatever happens. Needs root; touches nothing else.
+# with "bedup dedup -v", shows the space used before and after and what
+# was shared, runs bedup again (nothing to read), and removes everything,
+# whatever happens. Needs root; touches nothing else. Its story fits in a
+# screen: the tools' own output goes to files, shown when one fails.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +34,62 @@ data() {
 copy() { cp --reflink=never -- "$1" "$2"; }
 say() { printf '\n== %s\n' "$*"; }
 
-say "a 20 GiB sparse image, btrfs, mounted on $mnt"
+# data_used: bytes of data the filesystem holds on disk
+data_used() {
+	btrfs filesystem df -b "$mnt" | sed -n 's/^Data.*used=\([0-9]*\).*/\1/p'
+}
+
+# du_table: "btrfs filesystem du -s" of the whole and of the subvolumes,
+# paths relative to the mount
+du_table() {
+	(cd "$mnt" && btrfs filesystem du -s . home srv) | sed 's/^/  /'
+}
+
+# run_bedup NAME ARGS...: bedup ARGS..., stdout into $dir/NAME.out,
+# stderr into $dir/NAME.err; both shown if it fails
+run_bedup() {
+	rb_log=$dir/$1
+	shift
+	if ! bedup "$@" >"$rb_log.out" 2>"$rb_log.err"; then
+		echo "bedup $*: failed" >&2
+		cat "$rb_log.out" "$rb_log.err" >&2
+		exit 1
+	fi
+}
+
+# shared_dirs OUT: what bedup-clone's -v lines in OUT shared, a line per
+# directory (paths relative to the mount). The lines are STATUS BYTES
+# FSID SRCSUBVOL SRCINO DSTSUBVOL DSTINO SRC DST.
+shared_dirs() {
+	awk -F'\t' -v m="$mnt/" '
+		function rel(p) { return index(p, m) == 1 ? substr(p, length(m) + 1) : p }
+		function dir(p) { sub(/\/[^\/]*$/, "", p); return p }
+		$1 == "deduped" {
+			k = rel(dir($9)) "\t" rel(dir($8))
+			if (!(k in n))
+				order[++nk] = k
+			n[k]++
+			b[k] += $2
+		}
+		# a file shared already (with the snapshot), once, whichever pass
+		$1 == "shared" { old[$3 FS $6 FS $7] = 1 }
+		$1 == "deduped" { done[$3 FS $6 FS $7] = 1 }
+		END {
+			for (i = 1; i <= nk; i++) {
+				split(order[i], d, "\t")
+				f = n[order[i]] (n[order[i]] == 1 ? " file," : " files,")
+				printf("  %-17s %9s %3d MiB, same data as %s/\n", d[1] "/", f,
+				    b[order[i]] / 1048576, d[2])
+			}
+			for (k in old)
+				if (!(k in done))
+					nold++
+			if (nold)
+				printf("  and %d files that shared their data with the snapshot already\n", nold)
+		}' "$1"
+}
+
+say "a 20 GiB sparse btrfs image, mounted on $mnt"
 truncate -s 20G "$dir/demo.img"
 mkfs.btrfs -q "$dir/demo.img" >"$dir/mkfs.log" 2>&1 || { cat "$dir/mkfs.log" >&2; exit 1; }
 mkdir "$mnt"
@@ -41,7 +98,6 @@ btrfs -q subvolume create "$mnt/home"
 btrfs -q subvolume create "$mnt/srv"
 mkdir -p "$mnt/home/alice/photos" "$mnt/home/bob/backup" "$mnt/srv/iso" "$mnt/srv/vm"
 
-say "files: copies of an ISO, photos and their backup, VM images"
 data 300M iso >"$mnt/srv/iso/debian.iso"
 copy "$mnt/srv/iso/debian.iso" "$mnt/home/alice/debian.iso"
 copy "$mnt/srv/iso/debian.iso" "$mnt/home/bob/debian-copy.iso"
@@ -60,26 +116,34 @@ data 6M other2 >"$mnt/home/bob/other2.jpg"
 # a read-only snapshot keeps its own data
 btrfs -q subvolume snapshot -r "$mnt/home" "$mnt/home-snapshot"
 sync -f "$mnt"
-echo "apparent size of the files: $(du -sh --apparent-size "$mnt" | cut -f1)"
+echo "  home: alice/debian.iso (300 MiB) and alice/photos/ (12 x 6 MiB);"
+echo "    bob/debian-copy.iso and bob/backup/, copies of them, and two"
+echo "    other photos of the same size; home-snapshot: read-only, of home"
+echo "  srv: iso/debian.iso, a third copy; vm/base.img (2 GiB, of which"
+echo "    96 MiB data) and two copies of it, vm/web.img and vm/db.img"
+echo "  apparent size of the files: $(du -sh --apparent-size "$mnt" | cut -f1)"
 
 say "before: btrfs filesystem du -s"
-btrfs filesystem du -s "$mnt" "$mnt/home" "$mnt/srv"
-before=$(btrfs filesystem df -b "$mnt" | sed -n 's/^Data.*used=\([0-9]*\).*/\1/p')
+du_table
+before=$(data_used)
 
 say "bedup dedup -v $mnt"
 state=$dir/state
-bedup dedup -v --state-dir "$state" "$mnt"
+run_bedup dedup dedup -v --state-dir "$state" "$mnt"
+tail -n 1 "$dir/dedup.out"
+shared_dirs "$dir/dedup.out"
 
 say "after: btrfs filesystem du -s"
 sync -f "$mnt"
-btrfs filesystem du -s "$mnt" "$mnt/home" "$mnt/srv"
-after=$(btrfs filesystem df -b "$mnt" | sed -n 's/^Data.*used=\([0-9]*\).*/\1/p')
-echo "data used: $((before >> 20)) MiB before, $((after >> 20)) MiB after"
+du_table
+after=$(data_used)
+echo "  data on disk: $((before >> 20)) MiB before, $((after >> 20)) MiB after," \
+	"$(((before - after) >> 20)) MiB freed"
 
-say "bedup show $mnt"
-bedup show --state-dir "$state" "$mnt"
-
-say "a second run: nothing to read again"
-bedup dedup --state-dir "$state" "$mnt"
+say "bedup dedup -v $mnt, again: only what changed is read"
+run_bedup again dedup -v --state-dir "$state" "$mnt"
+tail -n 1 "$dir/again.out"
+echo "  files read: $(sed -n 's/.* \([0-9][0-9]*\) files read.*/\1/p' "$dir/again.err" |
+	awk '{ n += $1 } END { print n + 0 }')"
 
 say "done; removing $dir"

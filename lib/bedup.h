@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* ---- err.c: messages, exit status, allocation, closing ------------- */
 
@@ -168,6 +169,13 @@ int bd_input_next(struct bd_input *in, struct bd_record *r);
 void bd_input_fail(const struct bd_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void bd_input_close(struct bd_input *in);
+
+/* Counts the records of IN's input and the bytes their SIZE fields add
+ * up to, before it is read (after bd_input_init): every input read
+ * through and put back where it was. Returns 0, or -1 when an input is
+ * not a regular file (a pipe cannot be read twice). Malformed lines are
+ * not counted (the real reading reports them). */
+int bd_input_count(const struct bd_input *in, uint64_t *records, uint64_t *bytes);
 
 /* ---- group.c: runs of records with equal (SIZE, HASH, FSID) ------- */
 
@@ -541,6 +549,38 @@ int bd_search_run(int fd, struct bd_search *s, uint32_t nr);
 /* Reads the next item of the last run into IT. Returns 1, or 0 when
  * they are all read. */
 int bd_search_next(struct bd_search *s, struct bd_search_item *it);
+
+/* ---- progress.c: the progress line of long work ------------------- */
+
+enum { BD_PROGRESS_OFF, BD_PROGRESS_TTY, BD_PROGRESS_LINES };
+
+struct bd_progress {
+	int mode;
+	int fd;                       /* where it is drawn */
+	const char *phase;            /* "hashing" */
+	uint64_t files, bytes;        /* done */
+	uint64_t total_files, total_bytes;  /* 0: not known */
+	struct timespec start, last;
+	int drawn;                    /* drawn at least once */
+	int shown;                    /* a terminal line is on screen */
+};
+
+/* Starts P for work called PHASE, drawn on FD: a line that rewrites
+ * itself (\r, erase to the end) when FD is a terminal, else, with
+ * VERBOSE, a plain line every few seconds, else nothing. */
+void bd_progress_start(struct bd_progress *p, const char *phase, int fd, int verbose);
+
+/* The whole of the work, when known: it adds "of N" and the time left. */
+void bd_progress_total(struct bd_progress *p, uint64_t files, uint64_t bytes);
+
+/* FILES and BYTES more done; draws the line when it is time (the first
+ * call at once, then every 0.2 s on a terminal, 5 s as plain lines). */
+void bd_progress_add(struct bd_progress *p, uint64_t files, uint64_t bytes);
+
+/* The work is over: the line drawn once more, as it ends (a plain line,
+ * or on a terminal at once erased, the cursor left at the start of the
+ * empty line). Nothing when nothing was drawn. */
+void bd_progress_end(struct bd_progress *p);
 
 /* ---- outcome.c: what became of a group member ---------------------- */
 

@@ -28,6 +28,10 @@ vwarn(const char *path, const char *fmt, va_list ap)
 	int e = errno;
 	size_t n = strlen(fmt);
 
+	/* a progress line (progress.c) may stand on the terminal: the
+	 * message takes its place, the line is drawn again below */
+	if (isatty(2))
+		fputs("\r\033[K", stderr);
 	fprintf(stderr, "%s: ", bd_prog);
 	if (path) {
 		bd_escape_write(stderr, path, strlen(path));

@@ -1,9 +1,11 @@
 /* input.c: the one input loop every stage reads records with. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bedup.h"
 
@@ -116,4 +118,63 @@ bd_input_close(struct bd_input *in)
 	if (in->have_peek)
 		bd_record_free(&in->peek);
 	in->have_peek = 0;
+}
+
+/* records and bytes of FD, a regular file, read through from where it
+ * stands and put back there; -1 when it is not one */
+static int
+count_fd(int fd, uint64_t *records, uint64_t *bytes)
+{
+	struct bd_record r;
+	struct stat st;
+	char why[128], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	off_t at;
+	FILE *f;
+	int d;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (at = lseek(fd, 0, SEEK_CUR)) < 0)
+		return -1;
+	if ((d = dup(fd)) < 0)
+		return -1;
+	if (!(f = fdopen(d, "r"))) {
+		close(d);
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && bd_record_parse(line, (size_t)n, &r, why, sizeof why) == 0) {
+			(*records)++;
+			*bytes += r.size;
+		}
+	}
+	free(line);
+	fclose(f);
+	return lseek(fd, at, SEEK_SET) == at ? 0 : -1;
+}
+
+int
+bd_input_count(const struct bd_input *in, uint64_t *records, uint64_t *bytes)
+{
+	int i, fd, st;
+
+	*records = *bytes = 0;
+	if (in->nfiles == 0)
+		return count_fd(0, records, bytes);
+	for (i = 0; i < in->nfiles; i++) {
+		if (strcmp(in->files[i], "-") == 0) {
+			if (count_fd(0, records, bytes) < 0)
+				return -1;
+			continue;
+		}
+		if ((fd = open(in->files[i], O_RDONLY | O_CLOEXEC)) < 0)
+			return -1;
+		st = count_fd(fd, records, bytes);
+		close(fd);
+		if (st < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -600,8 +600,8 @@ pipeline() {
 }
 
 @test "usage: bad options exit 2, -h exits 0" {
-	u="usage: bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-v] [FILE...]"
-	for bad in "-j 0" "-j x" "-u" "-q"; do
+	u="usage: bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [FILE...]"
+	for bad in "-j 0" "-j x" "-u" "-q" "-P x"; do
 		run --separate-stderr bedup-hash $bad
 		assert_failure 2
 		assert_output ""
@@ -622,6 +622,38 @@ pipeline() {
 	assert_success
 	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
 	assert_regex "${stderr##*$'\n'}" '^bedup-hash: 1 groups, 2 files read, 1\.9 MiB hashed, [0-9.]+ MiB/s$'
+}
+
+@test "on a terminal: one line rewritten, files and bytes of the total, rate, time left" {
+	requires script
+	mkfile "$D/a" 1000000 t
+	copy "$D/a" "$D/b"
+	mkfile "$D/c" 2000000 t2
+	copy "$D/c" "$D/d"
+	sync
+	{ record "$D/c" "$D/d"; record "$D/a" "$D/b"; } >"$BATS_TEST_TMPDIR/in"
+	# a pseudo-terminal: script(1) from util-linux
+	run script -qec "bedup-hash -p '$BATS_TEST_TMPDIR/in' >/dev/null" /dev/null
+	assert_success
+	# drawn from the start, after groups (every 0.2 s at most) and as it
+	# ends; then erased
+	assert_output --partial $'\rbedup-hash: hashing 0 of 4 files, 0 B of 5.7 MiB, 0 B/s\e[K'
+	assert_regex "$output" $'\rbedup-hash: hashing 4 of 4 files, 5\.7 MiB of 5\.7 MiB, [0-9.]+ [KMG]?i?B/s, 0 s left\e\\[K\r\e\\[K$'
+	[[ $output != *$'\n'* ]]
+	# stdin a regular file: its total is known too; a pipe: no total
+	run script -qec "bedup-hash -p <'$BATS_TEST_TMPDIR/in' >/dev/null" /dev/null
+	assert_output --partial $'\rbedup-hash: hashing 4 of 4 files, 5.7 MiB of 5.7 MiB, '
+	run script -qec "cat '$BATS_TEST_TMPDIR/in' | bedup-hash -p >/dev/null" /dev/null
+	assert_output --partial $'\rbedup-hash: hashing 4 files, 5.7 MiB, '
+	[[ $output != *" of "* && $output != *left* ]]
+	# on a pipe nothing, with -v plain lines
+	run --separate-stderr bedup-hash -p "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	run --separate-stderr bedup-hash -v -p "$BATS_TEST_TMPDIR/in"
+	assert_success
+	[[ $stderr != *$'\r'* && $stderr != *$'\e'* ]]
+	assert_regex "$stderr" '^bedup-hash: hashing 2 of 4 files, 3\.8 MiB of 5\.7 MiB, [^'$'\n'']* left'$'\n''bedup-hash: hashing 4 of 4 files, 5\.7 MiB of 5\.7 MiB, [^'$'\n'']*, 0 s left'$'\n''bedup-hash: 2 groups, 4 files read'
 }
 
 @test "low impact: idle I/O class unless -p, sequential reads, pages dropped after" {

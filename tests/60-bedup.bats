@@ -138,10 +138,10 @@ usage_error() {
 	run --separate-stderr bedup dedup -v "$MNT"
 	assert_success
 	assert_equal "${#lines[@]}" 2
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS""$BEDUP_RUN_DIR/$FS"$'/[ab]\t'"$BEDUP_RUN_DIR/$FS"'/[ab]$'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS$MNT"$'/[ab]\t'"$MNT"'/[ab]$'
 	assert_line --index 1 --regexp "$(summary_re 1 2097152)"
-	[[ $stderr == *"bedup: $FS: mounted privately on $BEDUP_RUN_DIR/$FS"* ]]
-	[[ $stderr == *"bedup: $FS: deduplicating $BEDUP_RUN_DIR/$FS"$'\n'* ]]
+	[[ $stderr == *"bedup: $FS: mounted privately (top level, all subvolumes)"* ]]
+	[[ $stderr == *"bedup: $FS: deduplicating $MNT"$'\n'* ]]
 	[[ $stderr == *"bedup-clone: "* ]]
 	shared "$MNT/a" "$MNT/b"
 	copy "$MNT/a" "$MNT/c"
@@ -150,6 +150,33 @@ usage_error() {
 	assert_output ""
 	assert_equal "$stderr" ""
 	shared "$MNT/a" "$MNT/c"
+}
+
+@test "dedup on a terminal: bedup-hash's line rewrites itself, with the total; not on a pipe, not -q" {
+	requires script
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/b"
+	mkfile "$MNT/c" 3M c
+	copy "$MNT/c" "$MNT/d"
+	run script -qec "bedup dedup '$MNT'" /dev/null
+	assert_success
+	assert_output --partial $'\rbedup-hash: hashing 0 of 4 files, 0 B of 10.0 MiB, 0 B/s\e[K'
+	assert_regex "$output" $'\rbedup-hash: hashing 4 of 4 files, 10\.0 MiB of 10\.0 MiB, [^\r]*/s, 0 s left\e\\[K\r\e\\[K'
+	# the summary on a line of its own, after the line was erased
+	assert_regex "$output" $'\e\\[K'"$(summary_re 2 5242880 | sed 's/^\^//; s/\$$//')"$'\r$'
+	[[ $output != *"$BEDUP_RUN_DIR"* ]]
+	mkfile "$MNT/e" 2M e
+	copy "$MNT/e" "$MNT/f"
+	run script -qec "bedup dedup -q '$MNT'" /dev/null
+	assert_success
+	assert_output ""
+	mkfile "$MNT/g" 2M g
+	copy "$MNT/g" "$MNT/h"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 2097152)"
+	assert_equal "$stderr" ""
+	shared "$MNT/g" "$MNT/h"
 }
 
 @test "dedup -n: says what it would do, changes nothing, commits nothing" {

@@ -122,10 +122,14 @@ no_private_mount() {
 	only_subvol
 	run --separate-stderr bedup dedup -v "$FS"
 	assert_success
-	assert_line --regexp $'^deduped\t2097152\t'"$IDS""$BEDUP_RUN_DIR/$FS"'/t[12]'
-	assert_line --regexp $'^deduped\t3145728\t'"$IDS""$BEDUP_RUN_DIR/$FS"'/sv/s[12]'
+	# paths as the user reaches them: sv by its mount, the top level
+	# (not mounted) by the filesystem's UUID
+	assert_line --regexp $'^deduped\t2097152\t'"$IDS$FS"':/t[12]'$'\t'"$FS"':/t[12]$'
+	assert_line --regexp $'^deduped\t3145728\t'"$IDS$MNT"'/s[12]'$'\t'"$MNT"'/s[12]$'
 	assert_line --regexp "$(summary_re 2 5242880)"
-	[[ $stderr == *"bedup: $FS: mounted privately on $BEDUP_RUN_DIR/$FS"* ]]
+	[[ $stderr == *"bedup: $FS: mounted privately (top level, all subvolumes)"* ]]
+	[[ $stderr == *"bedup: $FS: deduplicating $FS:/"$'\n'* ]]
+	[[ $output$stderr != *"$BEDUP_RUN_DIR"* ]]
 	no_private_mount
 	shared "$MNT/s1" "$MNT/s2"
 	top_check
@@ -163,7 +167,7 @@ no_private_mount() {
 	copy "$MNT/a" "$MNT/b"
 	run --separate-stderr bedup dedup -v "$DEV"
 	assert_success
-	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS""$BEDUP_RUN_DIR/$FS"'/[ab]'
+	assert_line --index 0 --regexp $'^deduped\t2097152\t'"$IDS$MNT"'/[ab]'
 	assert_line --index 1 --regexp "$(summary_re 1 2097152)"
 	shared "$MNT/a" "$MNT/b"
 }
@@ -215,4 +219,43 @@ in_namespace() {
 	assert_output --regexp "$(summary_re 1 2097152)"
 	assert_equal "$stderr" ""
 	shared "$MNT/a" "$MNT/d"
+}
+
+@test "messages and -v lines name paths as the user reaches them" {
+	subvol "$MNT/home" >/dev/null
+	mkfile "$MNT/home/a b" 2M
+	copy "$MNT/home/a b" "$MNT/home/c"
+	copy "$MNT/home/a b" "$MNT/home/x"
+	chattr +i "$MNT/home/x"
+	copy "$MNT/home/a b" "$MNT/y"
+	chattr +i "$MNT/y"
+	# home also mounted by subvol= elsewhere
+	H=$BATS_TEST_TMPDIR/home
+	mkdir -p "$H"
+	mount -o loop,subvol=home "$IMG" "$H"
+	# the mount named first: the top level by $MNT
+	run --separate-stderr bedup dedup -n -v "$MNT"
+	assert_line --regexp $'^would-dedupe\t2097152\t'"$IDS$MNT"'/home/(a b|c)'$'\t'"$MNT"'/home/(a b|c)$'
+	[[ $stderr == *"bedup-lock: $MNT/y: immutable, skipped"$'\n'* ]]
+	[[ $stderr == *"bedup-lock: $MNT/home/x: immutable, skipped"$'\n'* ]]
+	[[ $stderr == *"bedup: $FS: deduplicating $MNT"$'\n'* ]]
+	[[ $output$stderr != *"$BEDUP_RUN_DIR"* ]]
+	# home by the mount named, the top level by its mount
+	run --separate-stderr bedup dedup -v "$H"
+	assert_line --regexp $'^deduped\t2097152\t'"$IDS$H"'/(a b|c)'$'\t'"$H"'/(a b|c)$'
+	[[ $stderr == *"bedup-lock: $H/x: immutable, skipped"$'\n'* ]]
+	[[ $stderr == *"bedup: $FS: deduplicating $H"$'\n'* ]]
+	[[ $output$stderr != *"$BEDUP_RUN_DIR"* ]]
+	shared "$H/a b" "$H/c"
+	# not mounted at all: UUID:/PATH from the top level
+	umount "$H" "$MNT"
+	DEV=$(loopdev "$IMG")
+	run --separate-stderr bedup dedup -n -v "$FS"
+	assert_line --regexp $'^shared\t2097152\t'"$IDS$FS"':/home/(a b|c)'$'\t'"$FS"':/home/(a b|c)$'
+	[[ $stderr == *"bedup-lock: $FS:/y: immutable, skipped"$'\n'* ]]
+	[[ $stderr == *"bedup-lock: $FS:/home/x: immutable, skipped"$'\n'* ]]
+	[[ $stderr == *"bedup: $FS: deduplicating $FS:/"$'\n'* ]]
+	[[ $output$stderr != *"$BEDUP_RUN_DIR"* ]]
+	mount "$DEV" "$MNT"
+	chattr -i "$MNT/home/x" "$MNT/y"
 }

@@ -189,7 +189,7 @@ teardown() {
 	exec 7>&-
 	assert_success
 	assert_output --regexp "^bedup: $FS: 0 files deduplicated, 0 bytes \(0 B\) newly shared, 1 in use, [0-9]+ s$"
-	assert_equal "$stderr" "bedup-lock: $BEDUP_RUN_DIR/$FS/b: in use, skipped"
+	assert_equal "$stderr" "bedup-lock: $MNT/b: in use, skipped"
 	apart "$MNT/a" "$MNT/b"
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success

@@ -177,3 +177,20 @@ dedup-files"
 	run complete_words bedup show vol : di
 	assert_output "dir"
 }
+
+@test "the demo tells its story in a screen, with paths the user can open" {
+	requires root btrfs openssl
+	TMPDIR=$BATS_TEST_TMPDIR run --separate-stderr sh "$BEDUP_ROOT/contrib/demo.sh"
+	assert_success
+	assert_equal "$stderr" ""
+	[ "${#lines[@]}" -le 40 ] || { echo "${#lines[@]} lines" >&2; false; }
+	[[ $output != *"/run/bedup"* ]]
+	assert_line --regexp '^bedup: [0-9a-f-]{36}: 16 files deduplicated, 905969664 bytes \(864.0 MiB\) newly shared'
+	assert_line --regexp '^  data on disk: [0-9]+ MiB before, [0-9]+ MiB after, [1-9][0-9]* MiB freed$'
+	assert_line --regexp '^  home/bob/backup/ +12 files, +72 MiB, same data as home-snapshot/alice/photos/$'
+	assert_line --regexp '^bedup: [0-9a-f-]{36}: 0 files deduplicated, 0 bytes \(0 B\) newly shared'
+	assert_line '  files read: 0'
+	# everything removed
+	run sh -c "ls -d '$BATS_TEST_TMPDIR'/bedup-demo.* 2>/dev/null"
+	assert_output ""
+}

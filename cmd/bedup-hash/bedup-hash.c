@@ -15,7 +15,7 @@
 
 #include "hash.h"
 
-#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-v] [FILE...]"
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [FILE...]"
 #define MAXJOBS 64
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 
@@ -23,6 +23,7 @@ struct opts {
 	const char *catalog, *found;
 	uint64_t njobs;
 	int update, prio, verbose;
+	int progress_fd;         /* where the progress line goes */
 };
 
 /* what a run knows and learns of the files: the catalog, the samples
@@ -40,7 +41,9 @@ options(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "hC:N:uj:pv")) != -1) {
+	uint64_t fd;
+
+	while ((c = getopt(argc, argv, "hC:N:uj:pP:v")) != -1) {
 		switch (c) {
 		case 'C':
 			o->catalog = optarg;
@@ -57,6 +60,11 @@ options(int argc, char **argv, struct opts *o)
 			break;
 		case 'p':
 			o->prio = 1;
+			break;
+		case 'P':
+			if (bd_parse_u64(optarg, &fd) < 0 || fd > 1024)
+				bd_usage(USAGE);
+			o->progress_fd = (int)fd;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -128,7 +136,7 @@ clear_slot(void *slot)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { NULL, NULL, 32, 0, 0, 0 };
+	struct opts o = { NULL, NULL, 32, 0, 0, 0, 2 };
 	struct table found = {0};
 	struct store s;
 	struct bd_input in;
@@ -144,7 +152,6 @@ main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 2);
 	if (options(argc, argv, &o))
 		return bd_finish();
-	progress_start(&pr, o.verbose);
 	/* idle I/O class, set before the workers so they inherit it */
 	if (!o.prio && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
 	    IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) < 0)
@@ -168,6 +175,7 @@ main(int argc, char **argv)
 	pool_start(&q, o.njobs > 1 ? o.njobs : 0, o.njobs > 1 ? 4 * o.njobs : 1, sizeof *jb,
 	    INFLIGHT, BUFSZ, work_group, finish_group, &run);
 	bd_input_init(&in, argc - optind, argv + optind);
+	progress_start(&pr, o.progress_fd, o.verbose, &in);
 	for (;;) {
 		pool_finish(&q);
 		jb = pool_slot(&q);
@@ -184,8 +192,7 @@ main(int argc, char **argv)
 		bd_die("write error:");
 	if (o.update)
 		store_update(&s, o.catalog);
-	if (pr.groups)
-		progress(&pr, 1);
+	progress_end(&pr);
 	free(found.e);
 	free(s.cat.e);
 	free(s.learnt.e);

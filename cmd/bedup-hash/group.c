@@ -136,8 +136,7 @@ finish_group(void *run, void *job)
 			learn(rn->learnt, &mem[i].r, units[mem[i].unit].digest, 0);
 	if (rn->lsmp && nu >= 2)
 		learn_samples(rn->lsmp, rn->smp, mem, n, units);
-	pr->groups++;
-	progress(pr, 0);
+	progress_group(pr, jb->g.n, jb->g.r[0].size);
 	for (i = 0; i < n; i++) {
 		bd_extents_free(&mem[i].x);
 		if (mem[i].fd >= 0)

@@ -76,9 +76,10 @@ struct table {
 };
 
 struct progress {
-	int on, tty;
-	uint64_t groups, files, bytes;
-	struct timespec start, last;
+	int verbose;
+	uint64_t groups, files, bytes;   /* groups done, files read, bytes hashed */
+	struct timespec start;
+	struct bd_progress line;
 };
 
 /* what the work on every group reads (set up by main, then read-only
@@ -156,7 +157,8 @@ void work_group(void *run, void *job, char *buf);
 void finish_group(void *run, void *job);
 
 /* progress.c */
-void progress_start(struct progress *pr, int verbose);
-void progress(struct progress *pr, int final);
+void progress_start(struct progress *pr, int fd, int verbose, const struct bd_input *in);
+void progress_group(struct progress *pr, uint64_t records, uint64_t size);
+void progress_end(struct progress *pr);
 
 #endif
