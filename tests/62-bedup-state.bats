@@ -181,23 +181,6 @@ teardown() {
 	[[ $stderr == *"size cutoff lowered from 1048576 to 32768: rescanning everything"* ]]
 }
 
-@test "a file in use is skipped, and taken again by the next run" {
-	mkfile "$MNT/a" 2M
-	copy "$MNT/a" "$MNT/b"
-	exec 7>>"$MNT/b"
-	run --separate-stderr bedup dedup "$MNT" 7>&-
-	exec 7>&-
-	assert_success
-	assert_output --regexp "^bedup: $FS: 0 files deduplicated, 0 bytes \(0 B\) newly shared, 1 in use, [0-9]+ s$"
-	assert_equal "$stderr" "bedup-lock: $MNT/b: in use, skipped"
-	apart "$MNT/a" "$MNT/b"
-	run --separate-stderr bedup dedup "$MNT"
-	assert_success
-	assert_output --regexp "$(summary_re 1 2097152)"
-	assert_equal "$stderr" ""
-	shared "$MNT/a" "$MNT/b"
-}
-
 @test "show: filesystem, mounts, cutoff, last dedup, subvolumes" {
 	btrfs filesystem label "$MNT" data
 	btrfs -q subvolume create "$MNT/sv"

@@ -35,8 +35,8 @@ skip_re() {
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(skip_re 1 2097152 ', 2 skipped')"
-	assert_equal "$(sort <<<"$stderr")" "bedup-lock: $BEDUP_RUN_DIR/$FS/i: immutable, skipped
-bedup-lock: $BEDUP_RUN_DIR/$FS/n: nodatacow unlike the rest of its group, skipped"
+	assert_equal "$(sort <<<"$stderr")" "bedup-lock: $MNT/i: immutable, skipped
+bedup-lock: $MNT/n: nodatacow unlike the rest of its group, skipped"
 	shared "$MNT/a" "$MNT/b"
 	apart "$MNT/a" "$MNT/i"
 	apart "$MNT/x" "$MNT/n"
@@ -67,7 +67,7 @@ bedup-lock: $BEDUP_RUN_DIR/$FS/n: nodatacow unlike the rest of its group, skippe
 	exec 7>&-
 	assert_success
 	assert_output --regexp "$(skip_re 0 0 ', 1 in use')"
-	assert_equal "$stderr" "bedup-lock: $BEDUP_RUN_DIR/$FS/b: in use, skipped"
+	assert_equal "$stderr" "bedup-lock: $MNT/b: in use, skipped"
 	apart "$MNT/a" "$MNT/b"
 	[ -s "$STATE/$FS/changes" ]
 	run --separate-stderr bedup dedup "$MNT"
