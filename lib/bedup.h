@@ -570,6 +570,9 @@ struct bd_progress {
  * VERBOSE, a plain line every few seconds, else nothing. */
 void bd_progress_start(struct bd_progress *p, const char *phase, int fd, int verbose);
 
+/* Seconds since bd_progress_start, whatever the mode. */
+double bd_progress_elapsed(const struct bd_progress *p);
+
 /* The whole of the work, when known: it adds "of N" and the time left. */
 void bd_progress_total(struct bd_progress *p, uint64_t files, uint64_t bytes);
 

@@ -29,6 +29,15 @@ bd_progress_start(struct bd_progress *p, const char *phase, int fd, int verbose)
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
 }
 
+double
+bd_progress_elapsed(const struct bd_progress *p)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return since(&p->start, &now);
+}
+
 void
 bd_progress_total(struct bd_progress *p, uint64_t files, uint64_t bytes)
 {

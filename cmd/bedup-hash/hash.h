@@ -78,7 +78,6 @@ struct table {
 struct progress {
 	int verbose;
 	uint64_t groups, files, bytes;   /* groups done, files read, bytes hashed */
-	struct timespec start;
 	struct bd_progress line;
 };
 

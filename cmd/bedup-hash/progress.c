@@ -6,12 +6,6 @@
 
 #include "hash.h"
 
-static double
-since(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
 /* the clock starts now; the line is drawn on FD (a terminal), or with
  * VERBOSE; the total is IN's, when it can be counted */
 void
@@ -21,7 +15,6 @@ progress_start(struct progress *pr, int fd, int verbose, const struct bd_input *
 
 	memset(pr, 0, sizeof *pr);
 	pr->verbose = verbose;
-	clock_gettime(CLOCK_MONOTONIC, &pr->start);
 	bd_progress_start(&pr->line, "hashing", fd, verbose);
 	if (pr->line.mode != BD_PROGRESS_OFF && bd_input_count(in, &files, &bytes) == 0)
 		bd_progress_total(&pr->line, files, bytes);
@@ -43,14 +36,12 @@ progress_group(struct progress *pr, uint64_t records, uint64_t size)
 void
 progress_end(struct progress *pr)
 {
-	struct timespec now;
 	double t;
 
 	bd_progress_end(&pr->line);
 	if (!pr->verbose || !pr->groups)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	t = since(&pr->start, &now);
+	t = bd_progress_elapsed(&pr->line);
 	fprintf(stderr, "%s: %" PRIu64 " groups, %" PRIu64 " files read, %.1f MiB hashed, %.1f MiB/s\n",
 	    bd_prog, pr->groups, pr->files, (double)pr->bytes / 1048576,
 	    t > 0 ? (double)pr->bytes / 1048576 / t : 0.0);
