@@ -15,14 +15,14 @@
 
 #include "hash.h"
 
-#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [FILE...]"
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [-w] [FILE...]"
 #define MAXJOBS 64
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 
 struct opts {
 	const char *catalog, *found;
 	uint64_t njobs;
-	int update, prio, verbose;
+	int update, prio, verbose, work;
 	int progress_fd;         /* where the progress line goes */
 };
 
@@ -43,7 +43,7 @@ options(int argc, char **argv, struct opts *o)
 
 	uint64_t fd;
 
-	while ((c = getopt(argc, argv, "hC:N:uj:pP:v")) != -1) {
+	while ((c = getopt(argc, argv, "hC:N:uj:pP:vw")) != -1) {
 		switch (c) {
 		case 'C':
 			o->catalog = optarg;
@@ -68,6 +68,9 @@ options(int argc, char **argv, struct opts *o)
 			break;
 		case 'v':
 			o->verbose = 1;
+			break;
+		case 'w':
+			o->work = 1;
 			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
@@ -125,6 +128,31 @@ store_update(struct store *s, const char *catalog)
 		write_samples(&s->smp, s->samples);
 }
 
+/* the filesystems whose dirty data this run wrote out */
+struct synced {
+	char (*fsid)[BD_FSID_LEN + 1];
+	size_t n;
+};
+
+/* Writes out the dirty data of R's filesystem the first time a group of
+ * it comes: the workers read the members' layouts from its trees, which
+ * know nothing of data still in the page cache. A write after this is
+ * caught where a member is read, or by the next run's bedup-findnew. */
+static void
+writeout(struct synced *sy, const struct bd_record *r)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sy->n; i++)
+		if (!strcmp(sy->fsid[i], r->fsid))
+			return;
+	sy->fsid = bd_erealloc(sy->fsid, (sy->n + 1) * sizeof *sy->fsid);
+	memcpy(sy->fsid[sy->n++], r->fsid, sizeof *sy->fsid);
+	if ((fd = bd_fs_fd(r)) >= 0 && bd_writeout_fd(fd) < 0)
+		bd_warn("syncfs:");
+}
+
 static void
 clear_slot(void *slot)
 {
@@ -136,8 +164,9 @@ clear_slot(void *slot)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { NULL, NULL, 32, 0, 0, 0, 2 };
+	struct opts o = { NULL, NULL, 32, 0, 0, 0, 0, 2 };
 	struct table found = {0};
+	struct synced sy = {0};
 	struct store s;
 	struct bd_input in;
 	struct pool q;
@@ -165,6 +194,7 @@ main(int argc, char **argv)
 		.learnt = o.update ? &s.learnt : NULL,
 		.lsmp = o.update ? &s.lsmp : NULL,
 		.found = o.found ? &found : NULL,
+		.work = o.work,
 		.verbose = o.verbose,
 		.pr = &pr,
 	};
@@ -184,6 +214,7 @@ main(int argc, char **argv)
 		/* before any worker can look at it */
 		if (o.catalog && !s.loaded)
 			store_load(&s, o.catalog);
+		writeout(&sy, &jb->g.r[0]);
 		pool_push(&q, jb->g.n);
 	}
 	bd_input_close(&in);
@@ -194,6 +225,7 @@ main(int argc, char **argv)
 		store_update(&s, o.catalog);
 	progress_end(&pr);
 	free(found.e);
+	free(sy.fsid);
 	free(s.cat.e);
 	free(s.learnt.e);
 	free(s.smp.e);

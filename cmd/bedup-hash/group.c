@@ -101,6 +101,8 @@ work_group(void *run, void *job, char *buf)
 	if (nu >= 2) {
 		nj = choose_reads(jb, n, nu, nknown, buf);
 		pool_each(rn->pool, nj, hash_step, jb, buf);
+		if (rn->work)
+			plan_work(mem, n, jb->units, nu);
 	}
 	jb->n = n;
 	jb->nu = nu;
@@ -127,7 +129,7 @@ finish_group(void *run, void *job)
 	for (i = 0; i < n; i++)
 		note(rn, &mem[i]);
 	if (nu >= 2) {
-		write_classes(mem, n, units, nu);
+		write_classes(mem, n, units, nu, rn->work);
 		evict_unmatched(mem, units, jb->jobs, nj);
 	}
 	/* every digest known, matched or not, saves a read next time */
@@ -138,7 +140,7 @@ finish_group(void *run, void *job)
 		learn_samples(rn->lsmp, rn->smp, mem, n, units);
 	progress_group(pr, jb->g.n, jb->g.r[0].size);
 	for (i = 0; i < n; i++) {
-		bd_extents_free(&mem[i].x);
+		bd_layout_free(&mem[i].lay);
 		if (mem[i].fd >= 0)
 			close(mem[i].fd);
 	}
