@@ -103,12 +103,12 @@ extent_item(struct bd_layout *l, const struct bd_search_item *it)
 	push(l, &r);
 }
 
-int
-bd_layout_get(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s, struct bd_layout *l)
+/* the inode item and file extent items of INO into L, every reference */
+static int
+search(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s, struct bd_layout *l)
 {
 	struct bd_search own, *q = s;
 	struct bd_search_item it;
-	size_t i, k;
 	int n, ret = 0;
 
 	l->n = 0;
@@ -146,13 +146,29 @@ bd_layout_get(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s, struct
 		errno = ENOENT;
 		ret = -1;
 	}
-	/* what lies past the end of the file (preallocated) is no data of it */
-	for (i = k = 0; ret == 0 && i < l->n; i++)
-		if (l->r[i].fileoff < l->size)
-			l->r[k++] = l->r[i];
-	if (ret == 0)
-		l->n = k;
 	return ret;
+}
+
+/* what lies at or past SIZE (preallocated) is no data of the file */
+static void
+clip(struct bd_layout *l, uint64_t size)
+{
+	size_t i, k;
+
+	l->size = size;
+	for (i = k = 0; i < l->n; i++)
+		if (l->r[i].fileoff < size)
+			l->r[k++] = l->r[i];
+	l->n = k;
+}
+
+int
+bd_layout_get(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s, struct bd_layout *l)
+{
+	if (search(fd, subvol, ino, s, l) < 0)
+		return -1;
+	clip(l, l->size);
+	return 0;
 }
 
 /* L from FIEMAP's map of FD: the physical places stand for the extents
@@ -193,30 +209,26 @@ int
 bd_layout_fd(int fd, const struct bd_record *r, struct bd_layout *l)
 {
 	struct stat st;
-	size_t i, k;
 
-	if (bd_extents_sync(fd) < 0)
+	if (bd_extents_sync(fd) < 0 || fstat(fd, &st) < 0)
 		return -1;
-	if (bd_layout_get(fd, r->subvol, r->ino, NULL, l) == 0)
-		return 0;
-	if (errno != EPERM)
-		return -1;
-	if (fstat(fd, &st) < 0)
-		return -1;
-	l->n = 0;
-	l->found = 1;
-	l->inl = 0;
-	l->gen = r->gen;
-	l->size = (uint64_t)st.st_size;
-	l->mode = st.st_mode;
-	l->nlink = (uint32_t)st.st_nlink;
-	l->flags = 0;
-	if (from_fiemap(fd, l) < 0)
-		return -1;
-	for (i = k = 0; i < l->n; i++)
-		if (l->r[i].fileoff < l->size)
-			l->r[k++] = l->r[i];
-	l->n = k;
+	if (search(fd, r->subvol, r->ino, NULL, l) < 0) {
+		if (errno != EPERM)
+			return -1;
+		l->n = 0;
+		l->found = 1;
+		l->inl = 0;
+		l->gen = r->gen;
+		l->mode = st.st_mode;
+		l->nlink = (uint32_t)st.st_nlink;
+		l->flags = 0;
+		if (from_fiemap(fd, l) < 0)
+			return -1;
+	}
+	/* the inode item is updated in the tree at a commit (delayed inode
+	 * items); the extent items when the data is written out: the size
+	 * is the file's own */
+	clip(l, (uint64_t)st.st_size);
 	return 0;
 }
 
