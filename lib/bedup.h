@@ -612,8 +612,10 @@ struct bd_layout {
  * the file's own: nothing of the file is opened or read, only metadata),
  * with S as scratch, or a buffer of its own when S is NULL. Needs
  * CAP_SYS_ADMIN. What the tree holds is what was written out: a file
- * with dirty pages may hold other bytes already. Returns 0, or -1/errno
- * (ENOENT: no such inode; EPERM: no capability). */
+ * with dirty pages may hold other bytes already, and its inode item
+ * (size, links) is brought up to date at the next commit. Returns 0, or
+ * -1/errno (ENOENT: no such inode; EINVAL: SUBVOL is no subvolume id;
+ * EPERM: no capability). */
 int bd_layout_get(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s,
     struct bd_layout *l);
 

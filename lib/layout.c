@@ -113,6 +113,13 @@ search(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s, struct bd_lay
 
 	l->n = 0;
 	l->found = l->inl = 0;
+	/* only subvolume trees hold files (the root tree holds free space
+	 * cache inodes; tree 0 would be FD's own subvolume) */
+	if (subvol != BTRFS_FS_TREE_OBJECTID &&
+	    (subvol < BTRFS_FIRST_FREE_OBJECTID || subvol > BTRFS_LAST_FREE_OBJECTID)) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (!q) {
 		q = &own;
 		bd_search_init(q, OWNBUF);
