@@ -2,7 +2,7 @@
  * cheap tests first: files already sharing one layout are one member,
  * a few sampled blocks split groups, only survivors are read in full,
  * and digests the catalog still vouches for are not read again.
- * This file: options, the input loop, the catalog at both ends; hash.h
+ * This file: options, the input loop; hash.h
  * says which file does what. */
 #include <errno.h>
 #include <malloc.h>
@@ -24,15 +24,6 @@ struct opts {
 	uint64_t njobs;
 	int update, prio, verbose;
 	int progress_fd;         /* where the progress line goes */
-};
-
-/* what a run knows and learns of the files: the catalog, the samples
- * file beside it, and what was learnt of both */
-struct store {
-	struct table cat, smp, learnt, lsmp;
-	char *samples;           /* the samples file's path */
-	uint64_t bad;            /* malformed lines in it */
-	int loaded;
 };
 
 /* returns 1 when -h asked for the usage only */
@@ -97,34 +88,6 @@ fds_for(rlim_t n)
 	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
-/* digests and samples known; once the first input line is in, so that
- * in a pipeline bedup-group has committed the catalog (the protocol) */
-static void
-store_load(struct store *s, const char *catalog)
-{
-	load_catalog(&s->cat, catalog);
-	s->samples = bd_samples_path(catalog);
-	s->bad = load_samples(&s->smp, s->samples);
-	s->loaded = 1;
-}
-
-/* with -u, at the end: the catalog with what was learnt, and the samples
- * file, written only when something changed */
-static void
-store_update(struct store *s, const char *catalog)
-{
-	int resample;
-
-	/* the freed memory of the window back first, not kept beside what
-	 * was learnt */
-	malloc_trim(0);
-	unspool(&s->learnt);
-	unspool(&s->lsmp);
-	resample = s->loaded && (merge_samples(&s->smp, &s->lsmp, &s->learnt) || s->bad);
-	if (update_catalog(&s->learnt, catalog, resample ? &s->smp : NULL) == 0 && resample)
-		write_samples(&s->smp, s->samples);
-}
-
 static void
 clear_slot(void *slot)
 {
@@ -138,7 +101,6 @@ main(int argc, char **argv)
 {
 	struct opts o = { NULL, NULL, 32, 0, 0, 0, 2 };
 	struct table found = {0};
-	struct store s;
 	struct bd_input in;
 	struct pool q;
 	struct progress pr;
@@ -156,14 +118,10 @@ main(int argc, char **argv)
 	if (!o.prio && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
 	    IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) < 0)
 		bd_warn("ioprio_set:");
-	memset(&s, 0, sizeof s);
 	run = (struct run){
 		.pool = &q,
-		.cat = o.catalog ? &s.cat : NULL,
-		.smp = o.catalog ? &s.smp : NULL,
+		.update = o.update,
 		.keep_fds = fds_for(INFLIGHT + KEEP_FDS + 64),
-		.learnt = o.update ? &s.learnt : NULL,
-		.lsmp = o.update ? &s.lsmp : NULL,
 		.found = o.found ? &found : NULL,
 		.verbose = o.verbose,
 		.pr = &pr,
@@ -182,22 +140,18 @@ main(int argc, char **argv)
 		if (bd_group_next(&in, &jb->g) == 0)
 			break;
 		/* before any worker can look at it */
-		if (o.catalog && !s.loaded)
-			store_load(&s, o.catalog);
+		if (o.catalog && !run.cat)
+			open_catalog(&run, o.catalog, &jb->g.r[0]);
 		pool_push(&q, jb->g.n);
 	}
 	bd_input_close(&in);
 	pool_stop(&q, clear_slot);
 	if (fflush(stdout) == EOF)
 		bd_die("write error:");
-	if (o.update)
-		store_update(&s, o.catalog);
+	/* the memory of the window back first, not kept beside the merge */
+	malloc_trim(0);
+	close_catalog(&run, o.catalog);
 	progress_end(&pr);
 	free(found.e);
-	free(s.cat.e);
-	free(s.learnt.e);
-	free(s.smp.e);
-	free(s.lsmp.e);
-	free(s.samples);
 	return bd_finish();
 }

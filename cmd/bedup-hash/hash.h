@@ -1,7 +1,7 @@
 /* hash.h: what the files of bedup-hash share. One file per job:
  *	bedup-hash.c	options, the input loop, the catalog updated at the end
- *	catalog.c	the catalog and the samples file, loaded and written
- *	table.c		tables of inodes: what is known, what a run learns
+ *	catalog.c	what the catalog knows of a member, what a run learns
+ *	table.c		the table of inodes this run found changed (-N)
  *	read.c		one member opened, sampled, read in full
  *	units.c		members into units, units matched and written out
  *	steps.c		the cheap-tests-first steps of one group
@@ -55,24 +55,15 @@ struct unit {
 	size_t cls;              /* class of equal digests */
 };
 
-/* what the catalog (or the samples file) knows, or what this run
- * learnt, of one inode */
+/* an inode this run found changed, as found */
 struct entry {
 	struct bd_inode key;     /* first: the table sorts by it */
 	uint64_t gen, size;
-	uint8_t digest[16];      /* or its sample, in a table of samples */
-	int drop;                /* learnt: gone or replaced */
-	int seen;                /* a sample: the catalog has the inode */
 };
 
-/* what a run learns is used only at its end (the catalog and samples
- * updated): it waits in SPOOL, a temp file, so that memory holds the
- * records in flight, not every file hashed */
 struct table {
 	struct entry *e;
 	size_t n, cap;
-	FILE *spool;
-	size_t nspool;
 };
 
 struct progress {
@@ -85,11 +76,11 @@ struct progress {
  * while workers run) and what finishing a group writes (main thread) */
 struct run {
 	struct pool *pool;
-	const struct table *cat;
-	const struct table *smp; /* samples file, with a catalog */
+	struct bd_catalog *cat;  /* -C, once the first group is in; lookups
+	                          * only, but for the batch of -u */
+	uint8_t catfsid[16];     /* the filesystem the catalog is of */
+	int update;              /* -u: what is learnt goes into the catalog */
 	int keep_fds;            /* enough fds for the records in flight */
-	struct table *learnt;    /* with -u: digests learnt, inodes dropped */
-	struct table *lsmp;      /* with -u: samples learnt */
 	const struct table *found; /* -N: the records this run found changed */
 	int verbose;
 	struct progress *pr;
@@ -110,21 +101,18 @@ struct job {
 };
 
 /* table.c */
-struct entry *table_new(struct table *t);
 struct entry *table_add(struct table *t, const struct bd_record *r);
-void learn(struct table *t, const struct bd_record *r, const uint8_t *digest, int drop);
-void unspool(struct table *t);
-struct entry *table_find(const struct table *t, const struct bd_record *r);
 struct entry *table_valid(const struct table *t, const struct bd_record *r);
 void table_sort(struct table *t);
 
 /* catalog.c */
-void load_catalog(struct table *t, const char *path);
+void open_catalog(struct run *rn, const char *path, const struct bd_record *first);
+int cat_valid(const struct run *rn, const struct bd_record *r, struct bd_cat_entry *e);
+void learn_member(const struct run *rn, const struct bd_record *r, const uint8_t *digest,
+    const uint8_t *sample);
+void forget_member(const struct run *rn, const struct bd_record *r);
+void close_catalog(struct run *rn, const char *path);
 void load_found(struct table *t, const char *path);
-int update_catalog(struct table *learnt, const char *path, struct table *keep);
-uint64_t load_samples(struct table *t, const char *path);
-int merge_samples(struct table *smp, struct table *lsmp, struct table *learnt);
-void write_samples(struct table *smp, const char *path);
 
 /* read.c */
 int open_member(struct member *m, struct stat *st);
@@ -148,8 +136,6 @@ void hash_step(void *job, size_t i, char *buf);
 size_t split_by_sample(struct job *jb, size_t nj, char *buf);
 size_t match_samples(struct job *jb, size_t nu, size_t nj, char *buf);
 long match_csums(struct job *jb, size_t n, size_t nu, size_t nj, char *buf);
-void learn_samples(struct table *lsmp, const struct table *smp, const struct member *mem,
-    size_t n, const struct unit *units);
 
 /* group.c: the pool's work and finish */
 void work_group(void *run, void *job, char *buf);
