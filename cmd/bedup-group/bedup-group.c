@@ -1,15 +1,19 @@
 /* bedup-group: sort records into candidate groups, runs of 2 or more
  * distinct inodes of equal (SIZE, FSID), largest first. Memory stays
  * bounded: records beyond a budget are sorted in runs written to temp
- * files and merged. With -C, only groups holding a changed file. */
+ * files and merged. With -C, the input is what changed: each group is
+ * a size of the input with the catalog's files of that size (found by
+ * a lookup, their paths from their inodes under -m), and with -u the
+ * input goes into the catalog, one batch. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bedup.h"
 
-#define USAGE "bedup-group [-s MINSIZE] [-C CATALOG [-u]] [FILE...]"
+#define USAGE "bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [FILE...]"
 #define DEFAULT_MEMORY (16u << 20)   /* spilling is cheap: runs stay in the page cache */
 #define MAXRUNS 64           /* more runs than this are merged into one */
 #define CHUNK (1u << 20)     /* path arena chunk */
@@ -23,7 +27,6 @@ struct item {
 	const char *path;
 	uint32_t pathlen;
 	uint8_t hashed;      /* HASH is a digest, not "-" */
-	uint8_t changed;     /* from the input, not the catalog */
 };
 
 /* the digest and path bytes of IT, as stored */
@@ -67,14 +70,14 @@ struct state {
 	size_t mem, budget;  /* MEM: bytes of paths held */
 	struct run *runs;
 	size_t nruns;
-	struct bd_inode *keys;   /* inodes of the input, with -C */
-	size_t nkeys, capkeys;
-	struct bd_inode *voided; /* those with HASH -: changed, their samples go */
-	size_t nvoided, capvoided;
 	uint64_t minsize;
-	int catalog;         /* -C given: output needs a changed member;
-	                      * 2: and the catalog exists */
-	FILE *cat;           /* new catalog, with -u */
+	const char *catpath, *mount;  /* -C, -m */
+	int update;          /* -u */
+	struct bd_catalog *cat;       /* opened at the first group */
+	uint8_t catfsid[16];
+	struct bd_inopaths *paths;    /* under -m, at the first path needed */
+	struct bd_cat_entry *bucket;  /* the catalog's files of one size */
+	size_t bcap;
 	FILE *out;           /* stdout, or a spool until the catalog is committed */
 	struct pending pend;
 };
@@ -93,8 +96,6 @@ cmp_item(const struct item *a, const struct item *b)
 		return a->subvol < b->subvol ? -1 : 1;
 	if (a->ino != b->ino)
 		return a->ino < b->ino ? -1 : 1;
-	if (a->changed != b->changed)
-		return a->changed ? -1 : 1;          /* input replaces catalog */
 	n = a->pathlen < b->pathlen ? a->pathlen : b->pathlen;
 	if ((c = memcmp(a->path, b->path, n)))
 		return c;
@@ -241,7 +242,7 @@ spill(struct state *s)
 }
 
 static void
-add(struct state *s, const struct bd_record *rec, int changed)
+add(struct state *s, const struct bd_record *rec)
 {
 	struct item *it;
 	uint8_t digest[16];
@@ -261,45 +262,21 @@ add(struct state *s, const struct bd_record *rec, int changed)
 	it->ino = rec->ino;
 	it->gen = rec->gen;
 	bd_fsid_pack(rec->fsid, it->fsid);
-	/* an input record replaces the catalog's with what it says: HASH -
-	 * from bedup-findnew voids a changed inode's old digest; a digest
-	 * (a record bedup-hash wrote, fed back by the caller) is kept */
+	/* an input record replaces the catalog's entry with what it says:
+	 * HASH - from bedup-findnew voids a changed inode's old digest; a
+	 * digest (a record bedup-hash wrote, fed back by the caller) is kept */
 	it->hashed = (uint8_t)bd_hash_pack(rec->hash, digest);
-	it->changed = (uint8_t)changed;
 	it->pathlen = (uint32_t)rec->pathlen;
 	it->path = store_path(s, it->hashed ? digest : NULL, rec->path, rec->pathlen);
 }
 
 static void
-key_add(struct bd_inode **keys, size_t *n, size_t *cap, const struct bd_record *r)
-{
-	if (*n == *cap) {
-		*cap = *cap ? *cap / 2 * 3 : 1024;
-		*keys = bd_erealloc(*keys, *cap * sizeof **keys);
-	}
-	bd_inode_key(&(*keys)[(*n)++], r);
-}
-
-static void
-read_all(struct state *s, struct bd_input *in, int changed, int keep_keys)
+read_all(struct state *s, struct bd_input *in)
 {
 	struct bd_record r;
-	struct bd_inode k;
 
-	while (bd_input_next(in, &r)) {
-		if (keep_keys) {
-			key_add(&s->keys, &s->nkeys, &s->capkeys, &r);
-			if (strcmp(r.hash, "-") == 0)
-				key_add(&s->voided, &s->nvoided, &s->capvoided, &r);
-		}
-		/* a changed inode's catalog record goes, whatever its old size */
-		if (!changed && s->nkeys) {
-			bd_inode_key(&k, &r);
-			if (bsearch(&k, s->keys, s->nkeys, sizeof k, bd_inode_cmp))
-				continue;
-		}
-		add(s, &r, changed);
-	}
+	while (bd_input_next(in, &r))
+		add(s, &r);
 	bd_input_close(in);
 }
 
@@ -324,20 +301,128 @@ write_item(FILE *f, const struct item *it, int with_hash)
 	return bd_record_write(f, &r);
 }
 
+/* the catalog, at the first group: an empty one takes the FSID of the
+ * first record */
+static void
+open_catalog(struct state *s, const struct item *first)
+{
+	if (!(s->cat = bd_catalog_open(s->catpath)))
+		bd_die("%s:", s->catpath);
+	if (bd_catalog_fsid(s->cat, s->catfsid) < 0) {
+		memcpy(s->catfsid, first->fsid, 16);
+		if (s->update)
+			bd_catalog_set_fsid(s->cat, s->catfsid);
+	}
+}
+
+/* the input item IT into the catalog's batch: what it says replaces the
+ * entry of its inode and size (HASH -: nothing known of its content) */
+static void
+track(struct state *s, const struct item *it)
+{
+	struct bd_cat_entry e, old;
+
+	memset(&e, 0, sizeof e);
+	e.size = it->size;
+	e.subvol = it->subvol;
+	e.ino = it->ino;
+	e.gen = it->gen;
+	if (it->hashed) {
+		/* a digest fed back: the inode has not changed, its sample
+		 * stays */
+		if (bd_catalog_find(s->cat, e.size, e.subvol, e.ino, &old) && old.gen == e.gen &&
+		    (old.flags & BD_CAT_SAMPLE)) {
+			memcpy(e.sample, old.sample, 16);
+			e.flags |= BD_CAT_SAMPLE;
+		}
+		memcpy(e.digest, blob(it), 16);
+		e.flags |= BD_CAT_DIGEST;
+	}
+	bd_catalog_put(s->cat, &e);
+}
+
+/* the catalog's file E of the group being collected as an item, its
+ * path found from its inode; 0, or -1 when it has no path (a file
+ * deleted since leaves the catalog) */
+static int
+from_catalog(struct state *s, const struct bd_cat_entry *e, struct item *it)
+{
+	char *path;
+
+	if (!s->paths && !(s->paths = bd_inopaths_open(s->mount)))
+		bd_die("%s:", s->mount);
+	if (!(path = bd_inopath(s->paths, e->subvol, e->ino))) {
+		if (errno == ENOENT && s->update) {
+			struct bd_cat_entry gone = *e;
+
+			gone.flags = BD_CAT_GONE;
+			bd_catalog_put(s->cat, &gone);
+		} else if (errno != ENOENT) {
+			bd_warn("subvolume %" PRIu64 " inode %" PRIu64 ": no path:", e->subvol, e->ino);
+		}
+		return -1;
+	}
+	memset(it, 0, sizeof *it);
+	it->size = e->size;
+	memcpy(it->fsid, s->catfsid, 16);
+	it->subvol = e->subvol;
+	it->ino = e->ino;
+	it->gen = e->gen;
+	it->pathlen = (uint32_t)strlen(path);
+	it->path = path;
+	return 0;
+}
+
+/* the catalog's files of the group's size, not in the input, into the
+ * group in order (subvolume, inode) */
+static void
+add_catalog(struct state *s)
+{
+	struct pending *p = &s->pend;
+	size_t nb, nin = p->n, i, k = 0;
+	struct item it;
+
+	nb = bd_catalog_bucket(s->cat, p->it[0].size, &s->bucket, &s->bcap);
+	for (i = 0; i < nb; i++) {
+		const struct bd_cat_entry *e = &s->bucket[i];
+
+		while (k < nin && (p->it[k].subvol < e->subvol ||
+		    (p->it[k].subvol == e->subvol && p->it[k].ino < e->ino)))
+			k++;
+		if (k < nin && p->it[k].subvol == e->subvol && p->it[k].ino == e->ino)
+			continue;        /* the input's record replaces it */
+		if (from_catalog(s, e, &it) < 0)
+			continue;
+		if (p->n == p->cap) {
+			p->cap = 2 * p->cap;
+			p->it = bd_erealloc(p->it, p->cap * sizeof *p->it);
+		}
+		p->it[p->n++] = it;
+	}
+	/* back in order: the input's records, then the catalog's */
+	if (p->n > nin)
+		qsort(p->it, p->n, sizeof *p->it, qcmp);
+}
+
+/* one (SIZE, FSID) run of the input, done: into the catalog, and out
+ * with the catalog's files of that size when they make a group */
 static void
 flush(struct state *s)
 {
 	struct pending *p = &s->pend;
 	size_t i;
-	int changed = 0;
+	int ours = 0;
 
-	for (i = 0; i < p->n; i++) {
-		/* an error here shows in bd_atomic_commit, which then keeps the old catalog */
-		if (s->cat)
-			write_item(s->cat, &p->it[i], 1);
-		changed |= p->it[i].changed;
+	if (p->n && s->catpath) {
+		if (!s->cat)
+			open_catalog(s, &p->it[0]);
+		ours = memcmp(p->it[0].fsid, s->catfsid, 16) == 0;
+		for (i = 0; i < p->n && ours && s->update; i++)
+			track(s, &p->it[i]);
+		if (ours && p->it[0].size >= s->minsize)
+			add_catalog(s);
 	}
-	if (p->n >= 2 && p->it[0].size >= s->minsize && (!s->catalog || changed))
+	if (p->n >= 2 && p->it[0].size >= s->minsize)
 		for (i = 0; i < p->n; i++)
 			if (write_item(s->out, &p->it[i], 0) < 0)
 				bd_die("write error:");
@@ -359,7 +444,7 @@ emit_group(void *arg, const struct item *it)
 		flush(s);
 		last = NULL;
 	}
-	/* hard links and replaced catalog records: the first one sorted wins */
+	/* hard links: the first one sorted wins */
 	if (last && last->subvol == it->subvol && last->ino == it->ino)
 		return;
 	if (p->n == p->cap) {
@@ -371,51 +456,6 @@ emit_group(void *arg, const struct item *it)
 	p->it[p->n] = *it;
 	p->it[p->n].path = path + (it->hashed ? 16 : 0);
 	p->n++;
-}
-
-/* CATALOG.samples without the entries of the inodes the input reports
- * changed (HASH -), as the catalog loses their digests: streamed, so that
- * memory stays small. Committed before the catalog; a samples file that
- * cannot be updated stops everything (its stale samples would be trusted).
- * Done before the catalog's own update: dropping entries is always safe. */
-static void
-update_samples(struct state *s, const char *catalog)
-{
-	struct bd_samples in;
-	struct bd_sample e;
-	struct bd_atomic at;
-	char *path = bd_samples_path(catalog);
-	uint64_t dropped = 0;
-	int r;
-
-	if (s->nvoided == 0 || (r = bd_samples_open(&in, path)) == 0) {
-		free(path);
-		return;
-	}
-	if (r < 0)
-		bd_die("%s:", path);
-	qsort(s->voided, s->nvoided, sizeof *s->voided, bd_inode_cmp);
-	if (bd_atomic_open(&at, path) < 0)
-		bd_die("%s:", path);
-	while ((r = bd_samples_next(&in, &e)) > 0) {
-		if (bsearch(&e.key, s->voided, s->nvoided, sizeof *s->voided, bd_inode_cmp)) {
-			dropped++;
-			continue;
-		}
-		bd_sample_write(at.f, &e);   /* errors show at commit */
-	}
-	if (r < 0) {
-		bd_atomic_abort(&at);
-		bd_die("%s:", path);
-	}
-	if (dropped || in.bad) {
-		if (bd_atomic_commit(&at) < 0)
-			bd_die("%s:", path);
-	} else {
-		bd_atomic_abort(&at);
-	}
-	bd_samples_close(&in);
-	free(path);
 }
 
 static void
@@ -434,11 +474,11 @@ copy_out(FILE *spool)
 	fclose(spool);
 }
 
-/* the options into S; returns CATALOG (-C) or NULL, sets *UPDATE (-u) */
-static const char *
-options(int argc, char **argv, struct state *s, int *update)
+/* the options into S */
+static void
+options(int argc, char **argv, struct state *s)
 {
-	const char *catalog = NULL, *env;
+	const char *env;
 	uint64_t v;
 	int c;
 
@@ -449,17 +489,20 @@ options(int argc, char **argv, struct state *s, int *update)
 			bd_die("BEDUP_GROUP_MEMORY: not a size: %s", env);
 		s->budget = v > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)v;
 	}
-	while ((c = getopt(argc, argv, "hs:C:u")) != -1) {
+	while ((c = getopt(argc, argv, "hs:C:m:u")) != -1) {
 		switch (c) {
 		case 's':
 			if (bd_parse_size(optarg, &s->minsize) < 0)
 				bd_usage(USAGE);
 			break;
 		case 'C':
-			catalog = optarg;
+			s->catpath = optarg;
+			break;
+		case 'm':
+			s->mount = optarg;
 			break;
 		case 'u':
-			*update = 1;
+			s->update = 1;
 			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
@@ -468,35 +511,9 @@ options(int argc, char **argv, struct state *s, int *update)
 			bd_usage(USAGE);
 		}
 	}
-	if (*update && !catalog)
+	/* the catalog's files get their paths under the mount */
+	if ((s->update && !s->catpath) || !s->catpath != !s->mount)
 		bd_usage(USAGE);
-	return catalog;
-}
-
-/* S->catalog from CATALOG: 0 none, 1 not there yet, 2 there. Returns 1
- * when a first run must still read its input's keys: an old samples file
- * beside a catalog not yet made has entries to drop. */
-static int
-catalog_state(struct state *s, const char *catalog)
-{
-	char *sp;
-	int keep = 0;
-
-	/* no catalog yet is an empty one: the first run starts it, and needs
-	 * no keys of its input to replace old records (nor old samples) */
-	if (catalog && access(catalog, F_OK) == 0)
-		s->catalog = 2;
-	else if (catalog && errno != ENOENT)
-		bd_die("%s:", catalog);
-	else if (catalog)
-		s->catalog = 1;
-	if (s->catalog == 1) {
-		sp = bd_samples_path(catalog);
-		if (access(sp, F_OK) == 0)
-			keep = 1;
-		free(sp);
-	}
-	return keep;
 }
 
 /* every group out, sorted: from memory, or merged from the spilled runs */
@@ -522,52 +539,33 @@ main(int argc, char **argv)
 {
 	struct state s;
 	struct bd_input in;
-	struct bd_atomic at;
-	const char *catalog;
-	int update = 0, keep;
 
 	bd_init(argv[0]);
 	bd_version(argc, argv);
 	memset(&s, 0, sizeof s);
-	catalog = options(argc, argv, &s, &update);
+	options(argc, argv, &s);
 	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
-	keep = catalog_state(&s, catalog);
 	bd_input_init(&in, argc - optind, argv + optind);
-	read_all(&s, &in, 1, s.catalog == 2 || keep);
-	/* no changed file: no group to write, and the catalog stays as it
-	 * is; a rerun with nothing changed need not read it */
-	if (s.catalog && s.n == 0 && s.nruns == 0) {
-		free(s.runs);
-		return bd_finish();
-	}
-	if (s.catalog == 2) {
-		char *files[1] = { (char *)catalog };
-
-		if (s.nkeys)
-			qsort(s.keys, s.nkeys, sizeof *s.keys, bd_inode_cmp);
-		bd_input_init(&in, 1, files);
-		read_all(&s, &in, 0, 0);
-	}
+	read_all(&s, &in);
 	s.out = stdout;
-	if (update) {
-		update_samples(&s, catalog);
-		if (bd_atomic_open(&at, catalog) < 0)
-			bd_die("%s:", catalog);
-		s.cat = at.f;
-		/* the protocol: the catalog is committed before any output */
+	/* the protocol: the catalog is committed before any output */
+	if (s.update)
 		s.out = bd_tempfile();
-	}
+	/* no changed file: no group, and the catalog is not even opened */
 	write_groups(&s);
 	free(s.pend.it);
 	free(s.items);
 	free_chunks(&s);
 	free(s.runs);
-	free(s.keys);
-	free(s.voided);
-	if (update) {
-		if (bd_atomic_commit(&at) < 0)
-			bd_die("%s:", catalog);
-		copy_out(s.out);
+	free(s.bucket);
+	if (s.paths)
+		bd_inopaths_close(s.paths);
+	if (s.cat) {
+		if (s.update && bd_catalog_commit(s.cat, 0) < 0)
+			bd_die("%s:", s.catpath);
+		bd_catalog_close(s.cat);
 	}
+	if (s.update)
+		copy_out(s.out);
 	return bd_finish();
 }
