@@ -100,7 +100,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { NULL, NULL, 32, 0, 0, 0, 2 };
-	struct table found = {0};
+	struct later later = {0};
 	struct bd_input in;
 	struct pool q;
 	struct progress pr;
@@ -122,12 +122,11 @@ main(int argc, char **argv)
 		.pool = &q,
 		.update = o.update,
 		.keep_fds = fds_for(INFLIGHT + KEEP_FDS + 64),
-		.found = o.found ? &found : NULL,
+		.found = o.found != NULL,
+		.later = &later,
 		.verbose = o.verbose,
 		.pr = &pr,
 	};
-	if (o.found)
-		load_found(&found, o.found);
 	/* -j 1 is a plain serial run: no worker, one slot; else room for
 	 * workers to go on past a slow group at the head */
 	pool_start(&q, o.njobs > 1 ? o.njobs : 0, o.njobs > 1 ? 4 * o.njobs : 1, sizeof *jb,
@@ -152,6 +151,7 @@ main(int argc, char **argv)
 	malloc_trim(0);
 	close_catalog(&run, o.catalog);
 	progress_end(&pr);
-	free(found.e);
+	if (o.found)
+		settle_replaced(&later, o.found, o.verbose);
 	return bd_finish();
 }

@@ -98,19 +98,3 @@ close_catalog(struct run *rn, const char *path)
 	bd_catalog_close(rn->cat);
 	rn->cat = NULL;
 }
-
-/* the records of -N FOUND, digests or not: the inodes this run found
- * changed (their gens and sizes, for table_valid) */
-void
-load_found(struct table *t, const char *path)
-{
-	struct bd_input in;
-	char *files[1] = { (char *)path };
-	struct bd_record r;
-
-	bd_input_init(&in, 1, files);
-	while (bd_input_next(&in, &r))
-		table_add(t, &r);
-	bd_input_close(&in);
-	table_sort(t);
-}

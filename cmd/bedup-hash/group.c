@@ -13,11 +13,10 @@ note(const struct run *rn, struct member *m)
 	/* with -N, a member this run did not find changed was tracked by
 	 * an earlier run (the catalog's, a record taken again): replaced
 	 * since, it is churn (save by rename), dropped quietly. Only what
-	 * changes between the stages of one run is worth a line. */
-	if (m->state == DROPPED && m->replaced && rn->found &&
-	    !table_valid(rn->found, &m->r)) {
-		if (rn->verbose)
-			bd_pwarn(m->r.path, "replaced since the last run, dropped");
+	 * changes between the stages of one run is worth a line: FOUND
+	 * tells which at the end. */
+	if (m->state == DROPPED && m->replaced && rn->found) {
+		defer_replaced(rn->later, m);
 	} else if (m->state == DROPPED) {
 		bd_pfail(m->r.path, "%s", m->note);
 	}

@@ -1,7 +1,7 @@
 /* hash.h: what the files of bedup-hash share. One file per job:
  *	bedup-hash.c	options, the input loop, the catalog updated at the end
  *	catalog.c	what the catalog knows of a member, what a run learns
- *	table.c		the table of inodes this run found changed (-N)
+ *	found.c		members replaced: churn, or changed during the run (-N)
  *	read.c		one member opened, sampled, read in full
  *	units.c		members into units, units matched and written out
  *	steps.c		the cheap-tests-first steps of one group
@@ -55,14 +55,9 @@ struct unit {
 	size_t cls;              /* class of equal digests */
 };
 
-/* an inode this run found changed, as found */
-struct entry {
-	struct bd_inode key;     /* first: the table sorts by it */
-	uint64_t gen, size;
-};
-
-struct table {
-	struct entry *e;
+/* members dropped as replaced, until FOUND says which (found.c) */
+struct later {
+	struct replaced *v;
 	size_t n, cap;
 };
 
@@ -81,7 +76,8 @@ struct run {
 	uint8_t catfsid[16];     /* the filesystem the catalog is of */
 	int update;              /* -u: what is learnt goes into the catalog */
 	int keep_fds;            /* enough fds for the records in flight */
-	const struct table *found; /* -N: the records this run found changed */
+	int found;               /* -N: replaced members wait in LATER */
+	struct later *later;
 	int verbose;
 	struct progress *pr;
 };
@@ -100,10 +96,9 @@ struct job {
 	int keep_fds;            /* members keep their first open's fd */
 };
 
-/* table.c */
-struct entry *table_add(struct table *t, const struct bd_record *r);
-struct entry *table_valid(const struct table *t, const struct bd_record *r);
-void table_sort(struct table *t);
+/* found.c */
+void defer_replaced(struct later *l, const struct member *m);
+void settle_replaced(struct later *l, const char *found, int verbose);
 
 /* catalog.c */
 void open_catalog(struct run *rn, const char *path, const struct bd_record *first);
@@ -112,7 +107,6 @@ void learn_member(const struct run *rn, const struct bd_record *r, const uint8_t
     const uint8_t *sample);
 void forget_member(const struct run *rn, const struct bd_record *r);
 void close_catalog(struct run *rn, const char *path);
-void load_found(struct table *t, const char *path);
 
 /* read.c */
 int open_member(struct member *m, struct stat *st);
