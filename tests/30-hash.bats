@@ -53,13 +53,6 @@ sample() {
 	} | xxhsum -H2 - | cut -d' ' -f1
 }
 
-# sampled SAMPLE RECORD...: the lines of a samples file for the records
-sampled() {
-	local h=$1
-	shift
-	printf '%s\n' "$@" | awk -F'\t' -v OFS='\t' -v h="$h" '{ $2 = h; NF = 6; print }'
-}
-
 # hashed HASH RECORD...: the records with HASH filled in
 hashed() {
 	local h=$1
