@@ -58,8 +58,8 @@ teardown() {
 	shared "$MNT/snap/u1" "$MNT/home/u1" "$MNT/home/c1" "$MNT/home/c3"
 	shared "$MNT/snap/u2" "$MNT/home/u2" "$MNT/home/c2"
 	apart "$MNT/snap/u1" "$MNT/snap/c1"
-	# every file of the size was sampled: the samples file has them all
-	run grep -cE "^2097152	[0-9a-f]{32}	$FS	[0-9]+	[0-9]+	[0-9]+\$" "$STATE/$FS/catalog.samples"
+	# every file of the size was sampled: the catalog has their samples
+	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | grep -cE '^2097152	[0-9]+	[0-9]+	[0-9]+	([0-9a-f]{32}|-)	[0-9a-f]{32}\$'"
 	assert_output 10
 	# the run's second pass found the files it deduplicated into
 	# changed (the dedupe updated their inodes) and their size came back,
@@ -145,7 +145,7 @@ teardown() {
 	assert_equal "$(cut -f7 "$STATE/$FS/changes" | sort)" \
 		"$(printf "$BEDUP_RUN_DIR/$FS/%s\n" a b)"
 	catalog_ok "$STATE/$FS/catalog"
-	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 2
+	assert_equal "$(catalog_ids | wc -l)" 2
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 1 2097152)"
@@ -245,7 +245,7 @@ teardown() {
 	mkfile_nocsum "$MNT/sv/u" 2M u
 	mkfile "$MNT/sv/in/v" 2M v
 	bedup dedup "$MNT" >/dev/null
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 256 257"
+	assert_equal "$(catalog_col 2 '$6 != "-"')" "5 256 257"
 	ls "$STATE/$FS" >"$BATS_TEST_TMPDIR/before"
 	# declining is no error: the answer "n", or no answer at all
 	run --separate-stderr bedup reset "$MNT/sv" <<<"n"
@@ -265,14 +265,14 @@ bedup: $FS: not reset"
 	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256"
 	assert_equal "$stderr" ""
 	[ ! -e "$STATE/$FS/256.gen" ] && [ -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -un | paste -sd' ')" "5 257"
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 257"
+	assert_equal "$(catalog_col 2)" "5 257"
+	assert_equal "$(catalog_col 2 '$6 != "-"')" "5 257"
 	run --separate-stderr bedup reset "$MNT/sv" <<<"y"
 	assert_success
 	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257"
 	[ ! -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -u)" "5"
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -u)" "5"
+	assert_equal "$(catalog_col 2)" "5"
+	assert_equal "$(catalog_col 2 '$6 != "-"')" "5"
 	run --separate-stderr bedup reset -y "$FS"
 	assert_success
 	assert_output "bedup: reset $FS: every checkpoint and the whole catalog"
@@ -290,7 +290,7 @@ run"
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 1 2097152)"
-	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
+	assert_equal "$(catalog_ids | wc -l)" 6
 }
 
 @test "forget-fs asks, then drops all the state of a filesystem" {
@@ -372,7 +372,7 @@ bedup: $FS: not forgotten"
 	shared "$MNT/a" "$MNT"/a[1-5]
 	assert_equal "$(fingerprint "$MNT")" "$before"
 	catalog_ok "$STATE/$FS/catalog"
-	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
+	assert_equal "$(catalog_ids | wc -l)" 6
 }
 
 # kill_when_reading STAGE BYTES: SIGKILL the session of $KPID once its
@@ -506,7 +506,9 @@ state_intact() {
 	assert_success
 	assert_output ""
 	assert_equal "$stderr" ""
-	run awk -F'\t' '$2 != "-" && $7 ~ /\/(v\/a|v\/b|c)$/ { n++ } END { print n + 0 }' "$STATE/$FS/catalog"
+	tracked "$MNT/v/a" "$MNT/v/b" "$MNT/c" >"$BATS_TEST_TMPDIR/want"
+	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | awk -F'\t' '\$5 != \"-\" { print \$2 \"\t\" \$3 }' |
+		grep -cxFf '$BATS_TEST_TMPDIR/want'"
 	assert_output 3
 	# and a change after the run is still found
 	printf x >>"$MNT/v/b"
