@@ -49,6 +49,8 @@ struct dirslot {
 	char *path;
 };
 
+#define DIRCACHE_MAX 65536           /* directories' paths cached, at most */
+
 struct dircache {
 	struct dirslot *s;
 	size_t n, cap;                /* cap is a power of two */
