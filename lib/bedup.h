@@ -245,6 +245,12 @@ int bd_defrag_fd(int fd);
  * snapshot), else 0. Returns 0 or -1/errno. */
 int bd_subvol_readonly_fd(int fd, int *ro);
 
+/* The first path of inode INO of the subvolume whose root directory FD
+ * is (BTRFS_IOC_INO_PATHS, nothing of the file opened), relative to that
+ * root, into BUF (BUFSZ bytes), NUL-terminated. Returns 0, or -1/errno:
+ * ENOENT (no such inode, or no name left), ENAMETOOLONG (BUF too small). */
+int bd_ino_paths_fd(int fd, uint64_t ino, char *buf, size_t bufsz);
+
 /* ---- open.c: opening the inode a record names --------------------- */
 
 /* Opens PATH with FLAGS (O_NOFOLLOW is added), refusing a symlink in any
@@ -556,6 +562,108 @@ void bd_samples_close(struct bd_samples *s);
 
 /* Writes E as one line. Returns 0, or -1 on a write error. */
 int bd_sample_write(FILE *f, const struct bd_sample *e);
+
+/* ---- catalog.c (catline.c, catmerge.c, catsort.c, catconv.c): what
+ * earlier runs learnt of each file ------------------------------------ */
+
+/* The catalog of one filesystem: for each tracked inode, keyed by
+ * (SIZE, SUBVOL, INO), its GEN and what is known of its content (the
+ * whole-file digest, a sample digest). Plain text that less(1) reads,
+ * no paths (a path is found from the inode when needed, inopath.c):
+ *	CATALOG		the base: a header line "# bedup catalog 2 FSID",
+ *			then "SIZE TAB SUBVOL TAB INO TAB GEN TAB DIGEST TAB
+ *			SAMPLE", sorted by SIZE, SUBVOL, INO (numbers), DIGEST
+ *			and SAMPLE 32 hex digits or "-"
+ *	CATALOG.journal	changes since the base was written: lines of the
+ *			same form, DIGEST "gone" for an entry removed, in
+ *			batches each ended by a line "# commit"; what
+ *			follows the last "# commit" (a batch cut by a crash)
+ *			is ignored. A later line wins over an earlier one and
+ *			over the base.
+ * A lookup is a bisection of the base (mapped) plus a bisection of the
+ * journal (held sorted in memory, small: it is merged into a new base
+ * once it passes a fraction of it, or a fixed bound). An update appends
+ * one batch (fsync) and merges when due: the new base replaces the old
+ * (bd_atomic), then the journal is emptied; replaying a journal twice
+ * gives the same catalog, so a crash leaves old or new. A catalog of the
+ * old form (one record per line, RECORDS.md) is converted on open, its
+ * digests kept. Files are made mode 0600. */
+#define BD_CAT_DIGEST 1u   /* DIGEST holds the whole-file digest */
+#define BD_CAT_SAMPLE 2u   /* SAMPLE holds the sample digest */
+#define BD_CAT_GONE   4u   /* removed (in a batch, or a journal line) */
+
+struct bd_cat_entry {
+	uint64_t size, subvol, ino, gen;
+	uint8_t digest[16], sample[16];
+	unsigned flags;
+};
+
+struct bd_catalog;
+
+/* Opens the catalog at PATH (missing: empty) and its journal, converting
+ * an old-form catalog. Returns NULL, errno set, on failure; malformed
+ * lines are reported (bd_fail, "PATH: line N: ...") and left out. */
+struct bd_catalog *bd_catalog_open(const char *path);
+void bd_catalog_close(struct bd_catalog *c);
+
+/* The FSID the catalog is of (bd_fsid_pack form): 0 and FSID filled, or
+ * -1 when it has none yet (empty). bd_catalog_set_fsid gives an empty
+ * catalog its FSID, written with the next batch. */
+int bd_catalog_fsid(const struct bd_catalog *c, uint8_t fsid[16]);
+void bd_catalog_set_fsid(struct bd_catalog *c, const uint8_t fsid[16]);
+
+/* The entry of (SIZE, SUBVOL, INO) into *E: 1, or 0 when there is none
+ * (or it was removed). Safe from several threads at once. */
+int bd_catalog_find(const struct bd_catalog *c, uint64_t size, uint64_t subvol, uint64_t ino,
+    struct bd_cat_entry *e);
+
+/* Every entry of SIZE, sorted by SUBVOL then INO, into *V (grown as
+ * needed, *CAP its room); returns how many. Not thread-safe. */
+size_t bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry **v,
+    size_t *cap);
+
+/* Calls FN for every entry, in order (size, subvol, ino), streaming;
+ * stops and returns FN's value when it is not 0; returns 0, or -1 on a
+ * read error. */
+int bd_catalog_each(const struct bd_catalog *c, int (*fn)(void *, const struct bd_cat_entry *),
+    void *arg);
+
+/* A batch of changes: bd_catalog_put adds (or, with BD_CAT_GONE,
+ * removes) one entry, kept in a temp file, any order; bd_catalog_commit
+ * appends them to the journal as one batch, durably, and merges the
+ * journal into a new base when due (or always, with FORCE, as for a
+ * batch too big to keep in memory). Returns 0, or -1 with errno set
+ * (the catalog on disk stays as it was or has the whole batch). */
+void bd_catalog_put(struct bd_catalog *c, const struct bd_cat_entry *e);
+int bd_catalog_commit(struct bd_catalog *c, int force);
+
+/* A new base without the entries of the subvolumes SUBVOLS[0..N), the
+ * journal merged: returns 0 or -1 (errno). */
+int bd_catalog_drop_subvols(struct bd_catalog *c, const uint64_t *subvols, size_t n);
+
+/* One catalog line (the form above, no LF) into *E: 0, or -1 with WHY
+ * (WHYLEN bytes) saying what is wrong. DIGEST "gone" (BD_CAT_GONE) is
+ * taken only with GONE_OK (a journal's line, a batch); LINE is not
+ * changed. */
+int bd_cat_entry_parse(const char *line, size_t len, struct bd_cat_entry *e, int gone_ok,
+    char *why, size_t whylen);
+
+/* Writes E as one catalog line. Returns 0, or -1 on a write error. */
+int bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e);
+
+/* ---- inopath.c: a path from an inode ------------------------------- */
+
+/* Paths of inodes of one filesystem, mounted at its top level (subvolid
+ * 5) at MOUNT: BTRFS_IOC_INO_PATHS from the subvolume's root directory
+ * (opened once, kept), nothing of the file opened. */
+struct bd_inopaths;
+struct bd_inopaths *bd_inopaths_open(const char *mount);
+void bd_inopaths_close(struct bd_inopaths *p);
+
+/* A path of (SUBVOL, INO) under MOUNT, freshly allocated, or NULL with
+ * errno (ENOENT: no such inode, or no name: deleted; ENOTDIR...: the
+ * subvolume is not reachable under MOUNT). */
+char *bd_inopath(struct bd_inopaths *p, uint64_t subvol, uint64_t ino);
 
 /* ---- handle.c: opening an inode by its btrfs file handle ----------- */
 
