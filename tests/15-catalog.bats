@@ -328,3 +328,37 @@ bedup-catalog: $C: line 3: FSID is not the first record's"
 	assert_failure 2
 	assert_equal "$stderr" "bedup-catalog: $MNT: filesystem $(fsid "$MNT"), the catalog's is $FSID"
 }
+
+@test "bedup-catalog drop: a new base without those subvolumes, the journal merged" {
+	gen 11 1 900 >"$BATS_TEST_TMPDIR/batch.001"
+	gen 11 2 300 >"$BATS_TEST_TMPDIR/batch.002"
+	bedup-catalog -C "$C" apply -f $FSID <"$BATS_TEST_TMPDIR/batch.001"
+	bedup-catalog -C "$C" apply <"$BATS_TEST_TMPDIR/batch.002"
+	[ -s "$C.journal" ]
+	run --separate-stderr bedup-catalog -C "$C" drop 256 257
+	assert_success
+	assert_equal "$stderr" ""
+	[ ! -e "$C.journal" ]
+	model "$BATS_TEST_TMPDIR"/batch.* | awk -F '\t' '$2 == 5' >"$BATS_TEST_TMPDIR/want"
+	[ -s "$BATS_TEST_TMPDIR/want" ]
+	same "$BATS_TEST_TMPDIR/want" <(tail -n +2 "$C")
+	run bedup-catalog -C "$C" count
+	assert_output "5	$(wc -l <"$BATS_TEST_TMPDIR/want")"
+}
+
+@test "bedup-catalog: usage errors exit 2 and do nothing" {
+	for args in "" "list" "-C $C" "-C $C nosuch" "-C $C drop" "-C $C drop 0" "-C $C records" \
+		"-C $C list -x" "-C $C apply -f nouuid" "-C $C count extra"; do
+		run --separate-stderr bedup-catalog $args </dev/null
+		assert_failure 2
+		assert_output ""
+		# getopt's own line first, for an unknown option
+		[ "${#stderr_lines[@]}" -eq 1 ] || [[ ${stderr_lines[0]} == "bedup-catalog: invalid option -- 'x'" ]]
+		assert_equal "${stderr_lines[-1]}" "usage: bedup-catalog -C CATALOG list [-s SUBVOL]... | count | records -m MOUNT [-s SUBVOL]... | lookup | drop SUBVOL... | compact | apply [-f FSID]"
+	done
+	[ ! -e "$C" ]
+	run --separate-stderr bedup-catalog -C "$BATS_TEST_TMPDIR/no/such/dir/cat" apply <<<$'1\t5\t256\t1\t-\t-'
+	assert_failure 2
+	assert_output ""
+	[[ $stderr == "bedup-catalog: commit: No such file or directory" ]]
+}

@@ -259,6 +259,7 @@ options(int argc, char **argv, const char *allowed, struct want *w, const char *
 	int ch;
 
 	strcat(opts, allowed);
+	argv[0] = (char *)bd_prog;    /* getopt's messages name the program */
 	optind = 1;
 	while ((ch = getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
