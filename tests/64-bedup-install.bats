@@ -31,7 +31,7 @@ make_version() {
 	local v p
 	v=$(make_version)
 	[[ $v =~ ^[0-9]+(\.[0-9]+)+$ ]]
-	for p in bedup bedup-findnew bedup-group bedup-hash bedup-lock bedup-clone bedup-json; do
+	for p in bedup bedup-findnew bedup-group bedup-hash bedup-lock bedup-clone bedup-json bedup-catalog; do
 		run --separate-stderr "$p" --version
 		assert_success
 		assert_output "$p $v"
