@@ -9,7 +9,7 @@
 
 #include "bedup.h"
 
-#define USAGE "bedup-group [-s MINSIZE] [-C CATALOG [-u]] [FILE...]"
+#define USAGE "bedup-group [-s MINSIZE] [-C CATALOG [-u]] [-v] [-i COUNTS] [FILE...]"
 #define DEFAULT_MEMORY (16u << 20)   /* spilling is cheap: runs stay in the page cache */
 #define MAXRUNS 64           /* more runs than this are merged into one */
 #define CHUNK (1u << 20)     /* path arena chunk */
@@ -72,6 +72,8 @@ struct state {
 	struct bd_inode *voided; /* those with HASH -: changed, their samples go */
 	size_t nvoided, capvoided;
 	uint64_t minsize;
+	int verbose;         /* -v */
+	const char *counts;  /* -i */
 	int catalog;         /* -C given: output needs a changed member;
 	                      * 2: and the catalog exists */
 	FILE *cat;           /* new catalog, with -u */
@@ -449,7 +451,7 @@ options(int argc, char **argv, struct state *s, int *update)
 			bd_die("BEDUP_GROUP_MEMORY: not a size: %s", env);
 		s->budget = v > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)v;
 	}
-	while ((c = getopt(argc, argv, "hs:C:u")) != -1) {
+	while ((c = getopt(argc, argv, "hs:C:uvi:")) != -1) {
 		switch (c) {
 		case 's':
 			if (bd_parse_size(optarg, &s->minsize) < 0)
@@ -460,6 +462,12 @@ options(int argc, char **argv, struct state *s, int *update)
 			break;
 		case 'u':
 			*update = 1;
+			break;
+		case 'v':
+			s->verbose = 1;
+			break;
+		case 'i':
+			s->counts = optarg;
 			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
@@ -538,6 +546,7 @@ main(int argc, char **argv)
 	 * is; a rerun with nothing changed need not read it */
 	if (s.catalog && s.n == 0 && s.nruns == 0) {
 		free(s.runs);
+		bd_counts_end(s.verbose, s.counts);
 		return bd_finish();
 	}
 	if (s.catalog == 2) {
@@ -569,5 +578,6 @@ main(int argc, char **argv)
 			bd_die("%s:", catalog);
 		copy_out(s.out);
 	}
+	bd_counts_end(s.verbose, s.counts);
 	return bd_finish();
 }
