@@ -221,3 +221,9 @@ cut_ids() {
 	output=$(cut -f1,2,8- <<<"$output")
 	mapfile -t lines <<<"$output"
 }
+
+# counts_re STAGE OPENED: the regexp of the line a stage's -v ends with
+# (OPENED a number or a regexp of one)
+counts_re() {
+	printf '^%s: %s files opened, [0-9]+ bytes \\([0-9.]+ (B|[KMGTP]iB)\\) read from storage$' "$1" "$2"
+}
