@@ -515,3 +515,59 @@ state_intact() {
 	assert_success
 	assert_output "$(record "$MNT/v/b")"
 }
+
+# opened STAGE: the files STAGE opened in the run whose stderr is in
+# $stderr, from the lines -v ends with; empty when it has no line
+opened() {
+	sed -n "s/^bedup: $FS: $1: \\([0-9]*\\) files opened, [0-9]* bytes (.*) read from storage\$/\\1/p" \
+		<<<"$stderr"
+}
+
+@test "-v ends with each stage's files opened and bytes read, both passes summed" {
+	local s
+	mkfile "$MNT/a" 1M
+	copy "$MNT/a" "$MNT/b"
+	copy "$MNT/a" "$MNT/c"
+	run --separate-stderr bedup dedup -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 2 2097152)"
+	# the last five lines, one per stage, in pipeline order
+	assert_equal "$(tail -n 5 <<<"$stderr" | sed 's/: [0-9]* files opened, .*//')" \
+		"$(for s in findnew group hash lock clone; do echo "bedup: $FS: bedup-$s"; done)"
+	# the search and the grouping open no file; each member was read in
+	# full, once; lock and clone opened each at least once
+	assert_equal "$(opened bedup-findnew)" 0
+	assert_equal "$(opened bedup-group)" 0
+	[ "$(opened bedup-hash)" -ge 3 ]
+	[ "$(opened bedup-lock)" -ge 3 ]
+	[ "$(opened bedup-clone)" -ge 3 ]
+	# without -v nothing of it
+	copy "$MNT/a" "$MNT/d"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "one more copy of 60 identical files: the rerun opens a few files, not 60" {
+	local i n total
+	mkfile "$MNT/f0" 100000 sixty
+	for i in $(seq 1 59); do copy "$MNT/f0" "$MNT/f$i"; done
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 59 [0-9]+)"
+	[ "$(opened bedup-hash)" -ge 60 ]
+	copy "$MNT/f0" "$MNT/f60"
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 [0-9]+)"
+	shared "$MNT/f0" "$MNT/f60"
+	total=0
+	for i in bedup-hash bedup-lock bedup-clone; do
+		n=$(opened "$i")
+		echo "$i opened $n files"
+		total=$((total + n))
+	done
+	# the new copy and a source of the group, each stage, both passes:
+	# a small constant, whatever the size of the group
+	[ "$total" -le 8 ]
+}
