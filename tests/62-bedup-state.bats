@@ -571,3 +571,38 @@ opened() {
 	# a small constant, whatever the size of the group
 	[ "$total" -le 8 ]
 }
+
+@test "on compress=zstd, a rerun with nothing changed opens no file and reads no data" {
+	local i s dev s0 s1 bytes
+	mount -o remount,compress=zstd:1 "$MNT"
+	# text compresses: the copies are compressed extents, which FIEMAP
+	# cannot tell shared or not
+	mkfile "$BATS_TEST_TMPDIR/seed" 300000 zstd
+	od -An -tx1 -v "$BATS_TEST_TMPDIR/seed" | head -c 1000000 >"$MNT/a"
+	for i in 1 2 3 4; do copy "$MNT/a" "$MNT/c$i"; done
+	sync
+	filefrag -v "$MNT/a" | grep -q encoded
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	shared "$MNT/a" "$MNT/c1" "$MNT/c2" "$MNT/c3" "$MNT/c4"
+	# from a cold cache: the filesystem mounted again
+	umount "$MNT"
+	mount -o loop,compress=zstd:1 "$IMG" "$MNT"
+	dev=$(findmnt -nvo SOURCE "$MNT")
+	s0=$(awk '{ print $3 }' "/sys/block/${dev#/dev/}/stat")
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	s1=$(awk '{ print $3 }' "/sys/block/${dev#/dev/}/stat")
+	echo "$stderr" | tail -n 5
+	echo "loop device: $(((s1 - s0) * 512)) bytes read"
+	assert_success
+	for s in bedup-hash bedup-lock bedup-clone; do
+		assert_equal "$s $(opened "$s")" "$s 0"
+	done
+	assert_line --regexp "$(summary_re 0 0)"
+	# metadata only: the search, the mount; less than the data of one
+	# copy, which is about 450 KiB compressed
+	bytes=$(sed -n 's/^bedup: [^ ]*: bedup-[a-z]*: [0-9]* files opened, \([0-9]*\) bytes .*/\1/p' \
+		<<<"$stderr" | awk '{ s += $1 } END { print s + 0 }')
+	[ "$bytes" -lt 262144 ]
+	[ $(((s1 - s0) * 512)) -lt 1048576 ]
+}
