@@ -626,33 +626,37 @@ pipeline() {
 }
 
 @test "-v and -i: the files opened and the bytes read from storage, cold and warm" {
-	local in=$BATS_TEST_TMPDIR/in counts=$BATS_TEST_TMPDIR/counts prog n b
+	local in=$BATS_TEST_TMPDIR/in counts=$BATS_TEST_TMPDIR/counts f prog n b
 	mkfile "$D/a" 1048576 counts
 	copy "$D/a" "$D/b"
 	copy "$D/a" "$D/c"
 	sync
 	record "$D/a" "$D/b" "$D/c" >"$in"
-	# from a cold cache: three copies, each read in full from the disk
-	echo 3 >/proc/sys/vm/drop_caches
+	# a first run brings the program's own code in (a cold start reads
+	# it too: megabytes under ASan); then the three files' data, and only
+	# theirs, is dropped from the page cache
+	bedup-hash "$in" >/dev/null
+	for f in a b c; do dd if="$D/$f" iflag=nocache count=0 status=none; done
 	run --separate-stderr bedup-hash -v -i "$counts" "$in"
 	assert_success
 	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b" "$D/c")")"
 	assert_regex "${stderr##*$'\n'}" "$(counts_re bedup-hash 3)"
 	read -r prog n b <"$counts"
+	echo "cold: $prog $n $b"
 	assert_equal "$prog $n" "bedup-hash 3"
 	# the -v line and the -i line say the same
 	[[ ${stderr##*$'\n'} == *", $b bytes ("* ]]
-	# 3 MiB of data, and the little else a cold start reads (metadata,
-	# the program itself)
-	[ "$b" -ge $((3 * 1048576)) ] && [ "$b" -le $((8 * 1048576)) ]
-	# warm: the same opens, nothing from the disk; -i appends
+	# three copies, each read in full from the disk, and little else
+	[ "$b" -ge $((3 * 1048576)) ] && [ "$b" -le $((5 * 1048576)) ]
+	# warm: the same opens, none of the data read again; -i appends
 	run --separate-stderr bedup-hash -i "$counts" "$in"
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$(wc -l <"$counts")" 2
 	read -r prog n b < <(tail -n 1 "$counts")
+	echo "warm: $prog $n $b"
 	assert_equal "$prog $n" "bedup-hash 3"
-	[ "$b" -le 262144 ]
+	[ "$b" -lt 1048576 ]
 	# no file opened at all: an empty input
 	run --separate-stderr bedup-hash -v /dev/null
 	assert_success
