@@ -11,7 +11,9 @@
 /* ---- err.c: messages, exit status, allocation, closing ------------- */
 
 /* Program name for messages, and the exit status so far (0, or 1 once
- * something was skipped or failed). The only global mutable state. */
+ * something was skipped or failed; 2 once a side file the caller asked
+ * for could not be written, bd_counts_end). The only global mutable
+ * state. */
 extern const char *bd_prog;
 extern int bd_status;
 
@@ -261,7 +263,8 @@ int bd_open_nofollow(const char *path, int flags);
 /* Reopens PFD, an O_PATH fd, for reading through /proc/self/fd: the very
  * inode PFD holds, whatever has since been renamed over its path.
  * O_RDONLY|O_NOATIME|O_CLOEXEC plus EXTRA, without O_NOATIME where the
- * caller may not set it. Closes PFD. Returns an fd or -1/errno. */
+ * caller may not set it. Closes PFD. Returns an fd or -1/errno. Every
+ * fd it returns counts as a file opened (bd_counts_get). */
 int bd_reopen(int pfd, int extra);
 
 enum bd_open_result {
@@ -688,6 +691,10 @@ void bd_progress_total(struct bd_progress *p, uint64_t files, uint64_t bytes);
  * call at once, then every 0.2 s on a terminal, 5 s as plain lines). */
 void bd_progress_add(struct bd_progress *p, uint64_t files, uint64_t bytes);
 
+/* N bytes as "12.3 MiB" (powers of 1024, "512 B" below 1 KiB) into BUF
+ * (LEN bytes, 16 are enough); returns BUF. */
+const char *bd_human(char *buf, size_t len, double n);
+
 /* The work is over: the line drawn once more, as it ends (a plain line,
  * or on a terminal at once erased, the cursor left at the start of the
  * empty line). Nothing when nothing was drawn. */
@@ -710,6 +717,37 @@ int bd_outcome_write(FILE *f, const char *status, uint64_t bytes, const struct b
  * swapon keeps the file open for writing, so a file a read lease is
  * refused for is asked this before it is called in use. */
 int bd_swapfile_fd(int fd);
+
+/* ---- counts.c: what a run cost: files opened, bytes read ----------- */
+
+/* What a process cost so far. OPENED counts the opens of files for
+ * reading through bd_reopen: each open of a file a record names
+ * (bd_open_record, bedup-findnew -f), a file opened twice counting twice;
+ * not the O_PATH opens before them, nor the input, the output, the
+ * catalog, temp files or directories. READ is the bytes the process, all
+ * its threads, read from storage: /proc/self/io's read_bytes, which counts
+ * what missed the page cache, file data and btrfs metadata alike,
+ * FIDEDUPERANGE's compares included (the kernel reads for them in the
+ * caller's context). */
+struct bd_counts {
+	uint64_t opened;
+	uint64_t read;
+};
+
+/* One more file opened (bd_reopen calls it). Safe from any thread. */
+void bd_count_open(void);
+
+/* The counts so far into C. Returns 0, or -1/errno when /proc/self/io
+ * cannot tell the bytes read (C->read is then 0). Call it after the
+ * threads that did the work have ended. */
+int bd_counts_get(struct bd_counts *c);
+
+/* The end of a stage's run: with VERBOSE, the line "PROG: N files opened,
+ * B bytes (H) read from storage" on stderr; with PATH, the line "PROG N B"
+ * appended to PATH in one write (B "-" when unknown), for a caller that
+ * runs several stages, or one several times, to add up. A failed write
+ * is said and sets bd_status to 2. Call it last, before bd_finish. */
+void bd_counts_end(int verbose, const char *path);
 
 /* ---- tempfile.c: scratch files ------------------------------------- */
 

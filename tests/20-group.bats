@@ -114,18 +114,18 @@ rec() {
 	run --separate-stderr bedup-group -x
 	assert_failure 2
 	assert_output ""
-	assert_equal "${stderr##*$'\n'}" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [FILE...]"
+	assert_equal "${stderr##*$'\n'}" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [-v] [-i COUNTS] [FILE...]"
 	run --separate-stderr bedup-group -u
 	assert_failure 2
 	assert_output ""
-	assert_equal "$stderr" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [FILE...]"
+	assert_equal "$stderr" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [-v] [-i COUNTS] [FILE...]"
 	run --separate-stderr bedup-group -s 12Q
 	assert_failure 2
 	assert_output ""
-	assert_equal "$stderr" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [FILE...]"
+	assert_equal "$stderr" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [-v] [-i COUNTS] [FILE...]"
 	run --separate-stderr bedup-group -h
 	assert_success
-	assert_output "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [FILE...]"
+	assert_output "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [-v] [-i COUNTS] [FILE...]"
 	assert_equal "$stderr" ""
 	run --separate-stderr bedup-group /nonexistent
 	assert_failure 2

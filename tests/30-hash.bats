@@ -589,7 +589,7 @@ pipeline() {
 }
 
 @test "usage: bad options exit 2, -h exits 0" {
-	u="usage: bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [FILE...]"
+	u="usage: bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [-i COUNTS] [FILE...]"
 	for bad in "-j 0" "-j x" "-u" "-q" "-P x"; do
 		run --separate-stderr bedup-hash $bad
 		assert_failure 2
@@ -610,7 +610,46 @@ pipeline() {
 	run --separate-stderr bedup-hash -v -p "$BATS_TEST_TMPDIR/in"
 	assert_success
 	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b")")"
-	assert_regex "${stderr##*$'\n'}" '^bedup-hash: 1 groups, 2 files read, 1\.9 MiB hashed, [0-9.]+ MiB/s$'
+	assert_regex "$stderr" '(^|'$'\n'')bedup-hash: 1 groups, 2 files read, 1\.9 MiB hashed, [0-9.]+ MiB/s'$'\n'
+	assert_regex "${stderr##*$'\n'}" "$(counts_re bedup-hash 2)"
+}
+
+@test "-v and -i: the files opened and the bytes read from storage, cold and warm" {
+	local in=$BATS_TEST_TMPDIR/in counts=$BATS_TEST_TMPDIR/counts f prog n b
+	mkfile "$D/a" 1048576 counts
+	copy "$D/a" "$D/b"
+	copy "$D/a" "$D/c"
+	sync
+	record "$D/a" "$D/b" "$D/c" >"$in"
+	# a first run brings the program's own code in (a cold start reads
+	# it too: megabytes under ASan); then the three files' data, and only
+	# theirs, is dropped from the page cache
+	bedup-hash "$in" >/dev/null
+	for f in a b c; do dd if="$D/$f" iflag=nocache count=0 status=none; done
+	run --separate-stderr bedup-hash -v -i "$counts" "$in"
+	assert_success
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/b" "$D/c")")"
+	assert_regex "${stderr##*$'\n'}" "$(counts_re bedup-hash 3)"
+	read -r prog n b <"$counts"
+	echo "cold: $prog $n $b"
+	assert_equal "$prog $n" "bedup-hash 3"
+	# the -v line and the -i line say the same
+	[[ ${stderr##*$'\n'} == *", $b bytes ("* ]]
+	# three copies, each read in full from the disk, and little else
+	[ "$b" -ge $((3 * 1048576)) ] && [ "$b" -le $((5 * 1048576)) ]
+	# warm: the same opens, none of the data read again; -i appends
+	run --separate-stderr bedup-hash -i "$counts" "$in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(wc -l <"$counts")" 2
+	read -r prog n b < <(tail -n 1 "$counts")
+	echo "warm: $prog $n $b"
+	assert_equal "$prog $n" "bedup-hash 3"
+	[ "$b" -lt 1048576 ]
+	# no file opened at all: an empty input
+	run --separate-stderr bedup-hash -v /dev/null
+	assert_success
+	assert_regex "$stderr" "$(counts_re bedup-hash 0)"
 }
 
 @test "on a terminal: one line rewritten, files and bytes of the total, rate, time left" {

@@ -517,3 +517,94 @@ state_intact() {
 	assert_success
 	assert_output "$(record "$MNT/v/b")"
 }
+
+# opened STAGE: the files STAGE opened in the run whose stderr is in
+# $stderr, from the lines -v ends with; empty when it has no line
+opened() {
+	sed -n "s/^bedup: $FS: $1: \\([0-9]*\\) files opened, [0-9]* bytes (.*) read from storage\$/\\1/p" \
+		<<<"$stderr"
+}
+
+@test "-v ends with each stage's files opened and bytes read, both passes summed" {
+	local s
+	mkfile "$MNT/a" 1M
+	copy "$MNT/a" "$MNT/b"
+	copy "$MNT/a" "$MNT/c"
+	run --separate-stderr bedup dedup -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 2 2097152)"
+	# the last five lines, one per stage, in pipeline order
+	assert_equal "$(tail -n 5 <<<"$stderr" | sed 's/: [0-9]* files opened, .*//')" \
+		"$(for s in findnew group hash lock clone; do echo "bedup: $FS: bedup-$s"; done)"
+	# the search and the grouping open no file; each member was read in
+	# full, once; lock and clone opened each at least once
+	assert_equal "$(opened bedup-findnew)" 0
+	assert_equal "$(opened bedup-group)" 0
+	[ "$(opened bedup-hash)" -ge 3 ]
+	[ "$(opened bedup-lock)" -ge 3 ]
+	[ "$(opened bedup-clone)" -ge 3 ]
+	# without -v nothing of it
+	copy "$MNT/a" "$MNT/d"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "one more copy of 60 identical files: the rerun opens a few files, not 60" {
+	local i n total
+	mkfile "$MNT/f0" 100000 sixty
+	for i in $(seq 1 59); do copy "$MNT/f0" "$MNT/f$i"; done
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 59 [0-9]+)"
+	[ "$(opened bedup-hash)" -ge 60 ]
+	copy "$MNT/f0" "$MNT/f60"
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 [0-9]+)"
+	shared "$MNT/f0" "$MNT/f60"
+	total=0
+	for i in bedup-hash bedup-lock bedup-clone; do
+		n=$(opened "$i")
+		echo "$i opened $n files"
+		total=$((total + n))
+	done
+	# the new copy and a source of the group, each stage, both passes:
+	# a small constant, whatever the size of the group
+	[ "$total" -le 8 ]
+}
+
+@test "on compress=zstd, a rerun with nothing changed opens no file and reads no data" {
+	local i s dev s0 s1 bytes
+	mount -o remount,compress=zstd:1 "$MNT"
+	# text compresses: the copies are compressed extents, which FIEMAP
+	# cannot tell shared or not
+	mkfile "$BATS_TEST_TMPDIR/seed" 300000 zstd
+	od -An -tx1 -v "$BATS_TEST_TMPDIR/seed" | head -c 1000000 >"$MNT/a"
+	for i in 1 2 3 4; do copy "$MNT/a" "$MNT/c$i"; done
+	sync
+	filefrag -v "$MNT/a" | grep -q encoded
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	shared "$MNT/a" "$MNT/c1" "$MNT/c2" "$MNT/c3" "$MNT/c4"
+	# from a cold cache: the filesystem mounted again
+	umount "$MNT"
+	mount -o loop,compress=zstd:1 "$IMG" "$MNT"
+	dev=$(findmnt -nvo SOURCE "$MNT")
+	s0=$(awk '{ print $3 }' "/sys/block/${dev#/dev/}/stat")
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	s1=$(awk '{ print $3 }' "/sys/block/${dev#/dev/}/stat")
+	echo "$stderr" | tail -n 5
+	echo "loop device: $(((s1 - s0) * 512)) bytes read"
+	assert_success
+	for s in bedup-hash bedup-lock bedup-clone; do
+		assert_equal "$s $(opened "$s")" "$s 0"
+	done
+	assert_line --regexp "$(summary_re 0 0)"
+	# metadata only: the search, the mount; less than the data of one
+	# copy, which is about 450 KiB compressed
+	bytes=$(sed -n 's/^bedup: [^ ]*: bedup-[a-z]*: [0-9]* files opened, \([0-9]*\) bytes .*/\1/p' \
+		<<<"$stderr" | awk '{ s += $1 } END { print s + 0 }')
+	[ "$bytes" -lt 262144 ]
+	[ $(((s1 - s0) * 512)) -lt 1048576 ]
+}

@@ -233,3 +233,9 @@ entry() {
 entries() {
 	bedup-catalog -C "$1" list | sort
 }
+
+# counts_re STAGE OPENED: the regexp of the line a stage's -v ends with
+# (OPENED a number or a regexp of one)
+counts_re() {
+	printf '^%s: %s files opened, [0-9]+ bytes \\([0-9.]+ (B|[KMGTP]iB)\\) read from storage$' "$1" "$2"
+}

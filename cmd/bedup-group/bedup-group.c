@@ -13,7 +13,7 @@
 
 #include "group.h"
 
-#define USAGE "bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [FILE...]"
+#define USAGE "bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [-v] [-i COUNTS] [FILE...]"
 
 static void
 add(struct state *s, const struct bd_record *rec)
@@ -160,7 +160,7 @@ options(int argc, char **argv, struct state *s)
 			bd_die("BEDUP_GROUP_MEMORY: not a size: %s", env);
 		s->budget = v > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)v;
 	}
-	while ((c = getopt(argc, argv, "hs:C:m:u")) != -1) {
+	while ((c = getopt(argc, argv, "hs:C:m:uvi:")) != -1) {
 		switch (c) {
 		case 's':
 			if (bd_parse_size(optarg, &s->minsize) < 0)
@@ -174,6 +174,18 @@ options(int argc, char **argv, struct state *s)
 			break;
 		case 'u':
 			s->update = 1;
+			break;
+		case 'v':
+			s->verbose = 1;
+			break;
+		case 'i':
+			s->counts = optarg;
+			break;
+		case 'v':
+			s->verbose = 1;
+			break;
+		case 'i':
+			s->counts = optarg;
 			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
@@ -238,5 +250,6 @@ main(int argc, char **argv)
 	}
 	if (s.update)
 		copy_out(s.out);
+	bd_counts_end(s.verbose, s.counts);
 	return bd_finish();
 }

@@ -69,6 +69,8 @@ struct state {
 	uint64_t minsize;
 	const char *catpath, *mount;  /* -C, -m */
 	int update;          /* -u */
+	int verbose;         /* -v */
+	const char *counts;  /* -i */
 	struct bd_catalog *cat;       /* opened at the first group */
 	uint8_t catfsid[16];
 	struct bd_inopaths *paths;    /* under -m, at the first path needed */

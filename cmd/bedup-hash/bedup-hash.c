@@ -15,12 +15,12 @@
 
 #include "hash.h"
 
-#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [FILE...]"
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [-i COUNTS] [FILE...]"
 #define MAXJOBS 64
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 
 struct opts {
-	const char *catalog, *found;
+	const char *catalog, *found, *counts;
 	uint64_t njobs;
 	int update, prio, verbose;
 	int progress_fd;         /* where the progress line goes */
@@ -34,7 +34,7 @@ options(int argc, char **argv, struct opts *o)
 
 	uint64_t fd;
 
-	while ((c = getopt(argc, argv, "hC:N:uj:pP:v")) != -1) {
+	while ((c = getopt(argc, argv, "hC:N:uj:pP:vi:")) != -1) {
 		switch (c) {
 		case 'C':
 			o->catalog = optarg;
@@ -59,6 +59,9 @@ options(int argc, char **argv, struct opts *o)
 			break;
 		case 'v':
 			o->verbose = 1;
+			break;
+		case 'i':
+			o->counts = optarg;
 			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
@@ -99,7 +102,7 @@ clear_slot(void *slot)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { NULL, NULL, 32, 0, 0, 0, 2 };
+	struct opts o = { NULL, NULL, NULL, 32, 0, 0, 0, 2 };
 	struct later later = {0};
 	struct bd_input in;
 	struct pool q;
@@ -153,5 +156,6 @@ main(int argc, char **argv)
 	progress_end(&pr);
 	if (o.found)
 		settle_replaced(&later, o.found, o.verbose);
+	bd_counts_end(o.verbose, o.counts);
 	return bd_finish();
 }
