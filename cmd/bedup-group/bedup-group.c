@@ -181,12 +181,6 @@ options(int argc, char **argv, struct state *s)
 		case 'i':
 			s->counts = optarg;
 			break;
-		case 'v':
-			s->verbose = 1;
-			break;
-		case 'i':
-			s->counts = optarg;
-			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
 			exit(bd_finish());
