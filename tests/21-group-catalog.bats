@@ -156,7 +156,7 @@ group() {
 @test "catalog: -C needs -m, and -m needs -C" {
 	run --separate-stderr bedup-group -C "$cat" -u </dev/null
 	assert_failure 2
-	assert_equal "$stderr" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [FILE...]"
+	assert_equal "$stderr" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [-v] [-i COUNTS] [FILE...]"
 	run --separate-stderr bedup-group -m "$MNT" </dev/null
 	assert_failure 2
 }
