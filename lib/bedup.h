@@ -231,6 +231,11 @@ int bd_csum_fs_fd(int fd, struct bd_csum_fs *c);
  * FS_NOCOW_FL...) of FD into *FLAGS. Returns 0 or -1/errno. */
 int bd_iflags_fd(int fd, int *flags);
 
+/* Writes out the dirty data of the filesystem FD is on (syncfs): its
+ * trees then say where every byte written before the call lies (a tree
+ * search sees no data still in the page cache). Returns 0 or -1/errno. */
+int bd_writeout_fd(int fd);
+
 /* Writes out the dirty data of the filesystem FD is on (syncfs) and
  * commits its running transaction (libbtrfsutil's start and wait sync),
  * whose id goes to *TRANSID: every change made before the call is then
@@ -252,6 +257,11 @@ int bd_subvol_readonly_fd(int fd, int *ro);
  * root, into BUF (BUFSZ bytes), NUL-terminated. Returns 0, or -1/errno:
  * ENOENT (no such inode, or no name left), ENAMETOOLONG (BUF too small). */
 int bd_ino_paths_fd(int fd, uint64_t ino, char *buf, size_t bufsz);
+
+/* The same of subvolume ID, asked through FD, any fd on its filesystem
+ * (the root tree searched: CAP_SYS_ADMIN), so that no file of it need be
+ * opened. Returns 0 or -1/errno (ENOENT: no such subvolume). */
+int bd_subvol_readonly_id(int fd, uint64_t id, int *ro);
 
 /* ---- open.c: opening the inode a record names --------------------- */
 
@@ -310,6 +320,11 @@ struct bd_extents {
  * out first, as btrfs would map dirty overwritten pages to their old
  * extent). Returns 0 or -1/errno. */
 int bd_extents_get(int fd, struct bd_extents *x);
+
+/* Writes out FD's dirty data and waits until the tree says where it lies
+ * (FIEMAP_FLAG_SYNC, no extent asked for): a tree search (bd_layout_get)
+ * then reads the file as it is. Returns 0 or -1/errno. */
+int bd_extents_sync(int fd);
 
 /* True when A and B map every byte to the same physical place, i.e. the
  * two files already share all their data (no delalloc, inline or
@@ -590,17 +605,28 @@ char *bd_inopath(struct bd_inopaths *p, uint64_t subvol, uint64_t ino);
  * no subvolume id), or what open_by_handle_at(2) gives. */
 int bd_open_handle(const struct bd_record *r, int flags);
 
+/* A directory on R's filesystem (FSID): the nearest directory above R's
+ * path, opened O_DIRECTORY without following any symlink and checked to
+ * be on FSID with BTRFS_IOC_FS_INFO, found once per filesystem and
+ * process and kept open (do not close it). For what any fd on the
+ * filesystem serves: a tree search (bd_layout_get), FS_INFO. Returns the
+ * fd, or -1 with errno ENODEV (no directory of FSID found). Thread-safe. */
+int bd_fs_fd(const struct bd_record *r);
+
 /* ---- csum.c: what btrfs's data checksums tell of a file ------------ */
 
+struct bd_layout;
+
 /* Into OUT, a digest of the checksums btrfs keeps of every sector of the
- * data X maps (the extent map of a file of SIZE bytes, read through FD):
- * files with different digests hold different bytes; equal digests
- * prove nothing. Reads only the checksum tree (CAP_SYS_ADMIN), with BUF
- * (BUFSZ bytes, at least 64 KiB more than a search header) as scratch.
- * Returns 1, 0 when the file has data without checksums of its bytes
- * (holes, inline, compressed, preallocated, nodatasum, a map gone
- * stale), or -1/errno. */
-int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, uint64_t size,
+ * data L references (the layout of a file of SIZE bytes, bd_layout_get),
+ * read through FD, any fd on the filesystem: files with different
+ * digests hold different bytes; equal digests prove nothing. Reads only
+ * the checksum tree (CAP_SYS_ADMIN), with BUF (BUFSZ bytes, at least
+ * 64 KiB more than a search header) as scratch. Returns 1, 0 when the
+ * file has data without checksums of its bytes (holes, inline,
+ * compressed, preallocated, nodatasum, a layout gone stale), or
+ * -1/errno. */
+int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_layout *l, uint64_t size,
     void *buf, size_t bufsz, uint8_t out[16]);
 
 /* ---- search.c: reading btrfs trees (TREE_SEARCH_V2) ---------------- */
@@ -660,6 +686,77 @@ int bd_search_run(int fd, struct bd_search *s, uint32_t nr);
 /* Reads the next item of the last run into IT. Returns 1, or 0 when
  * they are all read. */
 int bd_search_next(struct bd_search *s, struct bd_search_item *it);
+
+/* After every item of a run for at most NR items is read: 1 when the run
+ * ended at the end of the range (fewer than NR items, and room left for
+ * any item), so that no further run is needed; 0 when one may find more. */
+int bd_search_exhausted(const struct bd_search *s, uint32_t nr);
+
+/* ---- layout.c: a file's extent references, by tree search --------- */
+
+/* One reference of a file to a data extent: a file extent item of the
+ * subvolume tree, or several that go on one from the other (contiguous
+ * in the file and in the extent), merged. */
+struct bd_ref {
+	uint64_t fileoff;             /* where in the file (the item key's offset) */
+	uint64_t bytenr, disk_len;    /* the extent: disk_bytenr, disk_num_bytes */
+	uint64_t offset, len;         /* the slice of its (decoded) data used */
+	uint8_t type;                 /* BTRFS_FILE_EXTENT_REG or _PREALLOC */
+	uint8_t compression;          /* BTRFS_COMPRESS_* */
+};
+
+/* A file's inode item and its references to data extents, in file order.
+ * Holes (disk_bytenr 0, or no item at all) are not references: they hold
+ * no data to share. References starting at or past the size are left
+ * out. INL is set when some data lies inline in the metadata. */
+struct bd_layout {
+	int found;                    /* the inode item was there */
+	uint64_t gen, size, flags;    /* its generation, size, BTRFS_INODE_* flags */
+	uint32_t mode, nlink;
+	int inl;
+	struct bd_ref *r;
+	size_t n, cap;
+};
+
+/* Reads the layout of inode INO of subvolume SUBVOL with one tree search
+ * (BTRFS_IOC_TREE_SEARCH_V2) through FD, any fd on the filesystem (not
+ * the file's own: nothing of the file is opened or read, only metadata),
+ * with S as scratch, or a buffer of its own when S is NULL. Needs
+ * CAP_SYS_ADMIN. What the tree holds is what was written out: a file
+ * with dirty pages may hold other bytes already, and its inode item
+ * (size, links) is brought up to date at the next commit. Returns 0, or
+ * -1/errno (ENOENT: no such inode; EINVAL: SUBVOL is no subvolume id;
+ * EPERM: no capability). */
+int bd_layout_get(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s,
+    struct bd_layout *l);
+
+/* The layout of the file open as FD, the inode R names (checked by the
+ * caller), its dirty data written out first (bd_extents_sync): by
+ * bd_layout_get through FD, or where the search is refused
+ * (EPERM: no CAP_SYS_ADMIN) from its FIEMAP map (bd_extents_get), whose
+ * physical places stand for the references, and its fstat. FIEMAP cannot
+ * compare a compressed extent: a map with one has no references, the
+ * same as no other file's. Returns 0 or -1/errno. */
+int bd_layout_fd(int fd, const struct bd_record *r, struct bd_layout *l);
+
+/* True when L is the inode R names as it was recorded: a regular file,
+ * still linked, of R's generation (its low 32 bits, as bd_open_record
+ * compares it) and size. */
+int bd_layout_is(const struct bd_layout *l, const struct bd_record *r);
+
+/* Orders layouts (a qsort comparator's result): 0 for equal ones. */
+int bd_layout_cmp(const struct bd_layout *a, const struct bd_layout *b);
+
+/* True when files of layouts A and B (of one size) already share all
+ * their data: the same references (extent, slice, compression, file
+ * offset), compressed or not, at least one, and no inline data. A file
+ * of holes only shares nothing: there is nothing to free. */
+int bd_layout_same(const struct bd_layout *a, const struct bd_layout *b);
+
+/* Bytes of L's references in [0, LEN): holes do not count. */
+uint64_t bd_layout_data_bytes(const struct bd_layout *l, uint64_t len);
+
+void bd_layout_free(struct bd_layout *l);
 
 /* ---- progress.c: the progress line of long work ------------------- */
 

@@ -104,6 +104,12 @@ bd_csum_fs_fd(int fd, struct bd_csum_fs *c)
 }
 
 int
+bd_writeout_fd(int fd)
+{
+	return syncfs(fd);
+}
+
+int
 bd_commit_fd(int fd, uint64_t *transid)
 {
 	uint64_t t;
@@ -186,5 +192,17 @@ bd_ino_paths_fd(int fd, uint64_t ino, char *buf, size_t bufsz)
 	}
 	memcpy(buf, p, n + 1);
 	free(d);
+	return 0;
+}
+
+int
+bd_subvol_readonly_id(int fd, uint64_t id, int *ro)
+{
+	struct btrfs_util_subvolume_info info;
+
+	errno = 0;
+	if (util(btrfs_util_subvolume_info_fd(fd, id, &info)) < 0)
+		return -1;
+	*ro = !!(info.flags & BTRFS_ROOT_SUBVOL_RDONLY);
 	return 0;
 }

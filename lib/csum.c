@@ -6,17 +6,9 @@
 #include <string.h>
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
-#include <linux/fiemap.h>
 #include <xxhash.h>
 
 #include "bedup.h"
-
-/* extents whose checksums are not those of the file's bytes as read:
- * compressed (checksums of the compressed data), inline (none),
- * preallocated (none: they read as zeros), and the rest unknown */
-#define NO_CSUM (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_ENCODED | \
-	FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_UNWRITTEN | \
-	FIEMAP_EXTENT_DATA_ENCRYPTED)
 
 /* Feeds XS the checksums of the sectors [P, P + LEN) of the filesystem's
  * address space, in order, read into S. Returns 1, 0 if some are missing
@@ -59,33 +51,37 @@ feed(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, struct bd_sea
 }
 
 int
-bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_extents *x, uint64_t size,
+bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_layout *l, uint64_t size,
     void *buf, size_t bufsz, uint8_t out[16])
 {
-	uint64_t ss = c->sectorsize, want = (size + ss - 1) / ss * ss, at = 0, len;
+	uint64_t ss = c->sectorsize, want = (size + ss - 1) / ss * ss, at = 0, len, p;
 	XXH128_canonical_t can;
 	struct bd_search s;
 	XXH3_state_t *xs;
 	size_t i;
 	int r = 1;
 
-	if (size == 0 || bufsz < sizeof(struct btrfs_ioctl_search_args_v2) + 65536)
+	if (size == 0 || l->inl || bufsz < sizeof(struct btrfs_ioctl_search_args_v2) + 65536)
 		return 0;
 	if (!(xs = XXH3_createState()))
 		bd_die("XXH3_createState: out of memory");
 	XXH3_128bits_reset(xs);
 	bd_search_init_buf(&s, buf, bufsz);
-	for (i = 0; i < x->n && at < want && r == 1; i++) {
-		const struct bd_extent *e = &x->e[i];
+	for (i = 0; i < l->n && at < want && r == 1; i++) {
+		const struct bd_ref *e = &l->r[i];
 
+		p = e->bytenr + e->offset;
 		/* a hole has no checksums, but reads as zeros like written
-		 * zeros that have: such a file is left to the reads */
-		if (e->logical != at || (e->flags & NO_CSUM) || e->physical % ss || e->length % ss) {
+		 * zeros that have: such a file is left to the reads. Nor are
+		 * a compressed extent's checksums those of the bytes read,
+		 * and a preallocated one has none (it reads as zeros) */
+		if (e->fileoff != at || e->type != BTRFS_FILE_EXTENT_REG || e->compression ||
+		    p % ss || e->len % ss) {
 			r = 0;
 			break;
 		}
-		len = e->length < want - at ? e->length : want - at;
-		r = feed(fd, c, e->physical, len, &s, xs);
+		len = e->len < want - at ? e->len : want - at;
+		r = feed(fd, c, p, len, &s, xs);
 		at += len;
 	}
 	if (r == 1 && at == want) {

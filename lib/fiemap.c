@@ -80,6 +80,20 @@ bd_extents_get(int fd, struct bd_extents *x)
 }
 
 int
+bd_extents_sync(int fd)
+{
+	struct fiemap fm;
+
+	/* no extent asked for: the count only, after the write-out (btrfs
+	 * waits for the ordered extents too, which put the items in the
+	 * tree) */
+	memset(&fm, 0, sizeof fm);
+	fm.fm_length = FIEMAP_MAX_OFFSET;
+	fm.fm_flags = FIEMAP_FLAG_SYNC;
+	return ioctl(fd, FS_IOC_FIEMAP, &fm) < 0 ? -1 : 0;
+}
+
+int
 bd_extents_same(const struct bd_extents *a, const struct bd_extents *b)
 {
 	size_t i;

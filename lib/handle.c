@@ -17,17 +17,19 @@
 #define FID_BYTES 20
 
 /* Directories on each btrfs filesystem met so far, keyed by FSID: any fd
- * on a filesystem serves as open_by_handle_at's mount fd. The one global
- * mutable state beyond bd_prog and bd_status, on purpose: finding a
- * directory walks a path, the very cost handles save, so it is done once
- * per filesystem and process; the stages open from several threads
- * (bedup-hash -j), hence the mutex. The fds stay open until exit. Only
- * writable mounts are kept: a file opened by handle is on the mount of
- * the mount fd, and FIDEDUPERANGE refuses a destination on a read-only
- * mount (EROFS) even when the same filesystem is mounted writable too. */
+ * on a filesystem serves as open_by_handle_at's mount fd, or for a tree
+ * search. The one global mutable state beyond bd_prog and bd_status, on
+ * purpose: finding a directory walks a path, the very cost handles save,
+ * so it is done once per filesystem and process; the stages open from
+ * several threads (bedup-hash -j), hence the mutex. The fds stay open
+ * until exit. A directory on a read-only mount is kept apart (RO): a file
+ * opened by handle is on the mount of the mount fd, and FIDEDUPERANGE
+ * refuses a destination on a read-only mount (EROFS) even when the same
+ * filesystem is mounted writable too; a search does not mind. */
 static struct mount {
 	char fsid[BD_FSID_LEN + 1];
 	int fd;
+	int ro;
 } *mounts;
 static size_t nmounts;
 static pthread_mutex_t mounts_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -57,30 +59,52 @@ find_mount(const struct bd_record *r)
 	return fd;
 }
 
-/* a mount fd for R's filesystem; *OWNED is set when the caller must
- * close it (a read-only mount, not kept) */
+/* the kept directory of R's filesystem, on a writable mount when RW is
+ * set; mounts_mu held */
 static int
-mount_fd(const struct bd_record *r, int *owned)
+kept(const struct bd_record *r, int rw)
+{
+	size_t i;
+
+	for (i = 0; i < nmounts; i++)
+		if (strcmp(mounts[i].fsid, r->fsid) == 0 && !(rw && mounts[i].ro))
+			return mounts[i].fd;
+	return -1;
+}
+
+/* a directory of R's filesystem, on a writable mount when RW is set;
+ * *OWNED is set when the caller must close it (a read-only mount when a
+ * read-only one is kept already) */
+static int
+mount_fd(const struct bd_record *r, int rw, int *owned)
 {
 	struct statvfs sv;
-	size_t i;
-	int fd = -1;
+	int fd, ro;
 
 	*owned = 0;
 	pthread_mutex_lock(&mounts_mu);
-	for (i = 0; i < nmounts && fd < 0; i++)
-		if (strcmp(mounts[i].fsid, r->fsid) == 0)
-			fd = mounts[i].fd;
-	if (fd < 0 && (fd = find_mount(r)) >= 0) {
-		if (fstatvfs(fd, &sv) == 0 && !(sv.f_flag & ST_RDONLY)) {
+	if ((fd = kept(r, rw)) < 0 && (fd = find_mount(r)) >= 0) {
+		ro = fstatvfs(fd, &sv) < 0 || (sv.f_flag & ST_RDONLY);
+		if (!ro || kept(r, 0) < 0) {
 			mounts = bd_erealloc(mounts, (nmounts + 1) * sizeof *mounts);
 			memcpy(mounts[nmounts].fsid, r->fsid, sizeof mounts->fsid);
+			mounts[nmounts].ro = ro;
 			mounts[nmounts++].fd = fd;
 		} else {
 			*owned = 1;
 		}
 	}
 	pthread_mutex_unlock(&mounts_mu);
+	return fd;
+}
+
+int
+bd_fs_fd(const struct bd_record *r)
+{
+	int owned, fd = mount_fd(r, 0, &owned);
+
+	if (fd < 0)
+		errno = ENODEV;
 	return fd;
 }
 
@@ -100,7 +124,7 @@ bd_open_handle(const struct bd_record *r, int flags)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((mfd = mount_fd(r, &owned)) < 0) {
+	if ((mfd = mount_fd(r, 1, &owned)) < 0) {
 		errno = ENODEV;
 		return -1;
 	}

@@ -120,3 +120,13 @@ bd_search_next(struct bd_search *s, struct bd_search_item *it)
 	s->left--;
 	return 1;
 }
+
+int
+bd_search_exhausted(const struct bd_search *s, uint32_t nr)
+{
+	/* the kernel stops at NR items, at the end of the range, or where
+	 * the next item does not fit; no item is larger than a leaf (at
+	 * most 64 KiB) */
+	return s->a->key.nr_items < nr && s->cap - s->off >= 65536 +
+	    sizeof(struct btrfs_ioctl_search_header);
+}

@@ -247,11 +247,14 @@ in_namespace() {
 	[[ $stderr == *"bedup: $FS: deduplicating $H"$'\n'* ]]
 	[[ $output$stderr != *"$BEDUP_RUN_DIR"* ]]
 	shared "$H/a b" "$H/c"
-	# not mounted at all: UUID:/PATH from the top level
+	# not mounted at all: UUID:/PATH from the top level; a new copy, as
+	# the pair already sharing no longer reaches bedup-clone
+	copy "$H/a b" "$H/d"
 	umount "$H" "$MNT"
 	DEV=$(loopdev "$IMG")
 	run --separate-stderr bedup dedup -n -v "$FS"
-	assert_line --regexp $'^shared\t2097152\t'"$IDS$FS"':/home/(a b|c)'$'\t'"$FS"':/home/(a b|c)$'
+	assert_line --regexp $'^would-dedupe\t2097152\t'"$IDS$FS"':/home/(a b|c)'$'\t'"$FS"':/home/d$'
+	refute_line --regexp '^shared'
 	[[ $stderr == *"bedup-lock: $FS:/y: immutable, skipped"$'\n'* ]]
 	[[ $stderr == *"bedup-lock: $FS:/home/x: immutable, skipped"$'\n'* ]]
 	[[ $stderr == *"bedup: $FS: deduplicating $FS:/"$'\n'* ]]

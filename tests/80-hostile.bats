@@ -39,7 +39,7 @@ hashed_pair() {
 }
 
 @test "hostile: a directory swapped for a symlink (outside the fs, to root-only files): nothing behind it opened or shared" {
-	local out=$BATS_FILE_TMPDIR/outside sec=$MNT/secret t target stage want
+	local out=$BATS_FILE_TMPDIR/outside sec=$MNT/secret t target stage want opened
 	mkdir -p "$D/dir" "$out" "$sec"
 	mkfile "$D/dir/a" 2000000 sym
 	copy "$D/dir/a" "$D/dir/b"
@@ -73,11 +73,15 @@ hashed_pair() {
 			assert_output 0
 			run grep -c -E "\"$D/dir\".* = -1 (ELOOP|ENOTDIR)" "$D/trace"
 			refute_output 0
-			# opened by handle, then reopened: what the fd names is dir.old
+			# opened by handle, then reopened: what the fd names is dir.old;
+			# bedup-hash opens neither once they share their data (the
+			# tree says so)
+			opened=refute_output
+			[ "$stage:$target" != "bedup-hash:$sec" ] || opened=assert_output
 			run grep -c -E "^[0-9]+ +open_by_handle_at\(.*O_PATH\) = [0-9]+\$" "$D/trace"
-			refute_output 0
+			$opened 0
 			run grep -c -E "\"/proc/self/fd/[0-9]+\".* = [0-9]+<$D/dir.old/[ab]>\$" "$D/trace"
-			refute_output 0
+			$opened 0
 		done
 	done
 	meta "$out/a" "$out/b" "$sec/a" "$sec/b" >"$D/meta.after"

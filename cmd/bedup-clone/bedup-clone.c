@@ -46,6 +46,7 @@ static void
 survey(const struct bd_group *g, struct cand *c)
 {
 	struct bd_extents x = {0};
+	struct bd_layout l = {0};
 	struct stat st;
 	char *seen = bd_emalloc(g->n);
 	size_t i;
@@ -58,17 +59,19 @@ survey(const struct bd_group *g, struct cand *c)
 			continue;
 		if (bd_subvol_readonly_fd(fd, &c[i].src.ro) < 0)
 			bd_pfail(g->r[i].path, "cannot read the subvolume's flags:");
-		else if (bd_extents_get(fd, &x) < 0)
+		else if (bd_extents_get(fd, &x) < 0 || bd_layout_fd(fd, &g->r[i], &l) < 0)
 			bd_pfail(g->r[i].path, "cannot read the extent map:");
 		else {
+			/* FIEMAP says which bytes the kernel holds shared */
 			c[i].src.shared = bd_extents_shared_bytes(&x);
-			c[i].src.inl = bd_extents_inline(&x);
+			c[i].src.inl = l.inl;
 			c[i].uid = st.st_uid;
 			c[i].ok = 1;
 		}
 		close(fd);
 	}
 	bd_extents_free(&x);
+	bd_layout_free(&l);
 	free(seen);
 }
 
@@ -89,7 +92,8 @@ pick(const struct cand *c, size_t n)
 static void
 defrag(int fd, const struct bd_record *r)
 {
-	if (bd_defrag_fd(fd) < 0)
+	/* written out, so that the tree says where its data now lies */
+	if (bd_defrag_fd(fd) < 0 || fdatasync(fd) < 0)
 		bd_pfail(r->path, "defrag:");
 }
 
@@ -117,7 +121,7 @@ fail(int e, const struct bd_record *src, const struct bd_record *dst, struct tot
 /* Shares SRC into the N destinations of batch B and reports each. */
 static void
 run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
-    const size_t *b, const struct bd_extents *dx, size_t n, struct totals *t)
+    const size_t *b, const struct bd_layout *dx, size_t n, struct totals *t)
 {
 	const struct bd_record *s = &g->r[src], *r;
 	uint64_t done;
@@ -127,7 +131,7 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 	for (i = 0; i < n; i++) {
 		r = &g->r[b[i]];
 		/* data bytes, not the range: holes were never space to free */
-		done = bd_extents_data_bytes(&dx[i], d[i].done);
+		done = bd_layout_data_bytes(&dx[i], d[i].done);
 		t->bytes += done;
 		switch (d[i].state) {
 		case BD_DEDUPE_DONE:
@@ -164,7 +168,7 @@ struct source {
 	const struct bd_record *r;
 	int flags;
 	uid_t uid;
-	struct bd_extents x;
+	struct bd_layout x;
 };
 
 /* Checks the destination DST, open as FD with ST, against the source S:
@@ -172,7 +176,7 @@ struct source {
  * 0, after its line, FD closed. */
 static int
 admit(const struct source *s, const struct bd_record *dst, int fd, const struct stat *st,
-    const struct opts *o, struct totals *t, struct bd_extents *dx)
+    const struct opts *o, struct totals *t, struct bd_layout *dx)
 {
 	const struct bd_record *src = s->r;
 	int ro, fl, e;
@@ -209,18 +213,19 @@ admit(const struct source *s, const struct bd_record *dst, int fd, const struct 
 		    e ? "nodatacow" : "datacow");
 		goto skip;
 	}
-	if (bd_extents_get(fd, dx) < 0) {
+	if (bd_layout_fd(fd, dst, dx) < 0) {
 		bd_pfail(dst->path, "cannot read the extent map:");
 		goto skip;
 	}
-	if (bd_extents_same(&s->x, dx)) {
+	/* the same extent references, compressed or not: nothing to do */
+	if (bd_layout_same(&s->x, dx)) {
 		t->shared++;
 		out("shared", dst->size, src, dst);
 		goto skip;
 	}
 	/* the kernel would copy inline data into the destination's
 	 * metadata: no space freed, and the file reported changed */
-	if (bd_extents_inline(&s->x) || bd_extents_inline(dx)) {
+	if (s->x.inl || dx->inl) {
 		out("inline", dst->size, src, dst);
 		goto skip;
 	}
@@ -238,7 +243,7 @@ static void
 share(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
 {
 	struct source s = {0};
-	struct bd_extents *dx;
+	struct bd_layout *dx;
 	struct bd_dedupe_dest *d;
 	struct stat st;
 	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
@@ -255,10 +260,10 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	s.uid = st.st_uid;
 	if (o->defrag && !o->dry && !c[src].src.ro)
 		defrag(sfd, &g->r[src]);
-	if (bd_extents_get(sfd, &s.x) < 0 || bd_iflags_fd(sfd, &s.flags) < 0) {
+	if (bd_layout_fd(sfd, &g->r[src], &s.x) < 0 || bd_iflags_fd(sfd, &s.flags) < 0) {
 		bd_pfail(g->r[src].path, "cannot read the extent map or the flags:");
 		close(sfd);
-		bd_extents_free(&s.x);
+		bd_layout_free(&s.x);
 		return;
 	}
 	d = bd_ecalloc(max, sizeof *d);
@@ -281,11 +286,11 @@ share(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	if (n)
 		run(sfd, g, (size_t)src, d, b, dx, n, t);
 	for (i = 0; i < max; i++)
-		bd_extents_free(&dx[i]);
+		bd_layout_free(&dx[i]);
 	free(dx);
 	free(d);
 	free(b);
-	bd_extents_free(&s.x);
+	bd_layout_free(&s.x);
 	/* bedup-hash left the pages of identical files for the compare */
 	posix_fadvise(sfd, 0, 0, POSIX_FADV_DONTNEED);
 	close(sfd);

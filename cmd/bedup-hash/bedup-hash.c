@@ -15,14 +15,14 @@
 
 #include "hash.h"
 
-#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [-i COUNTS] [FILE...]"
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [-w] [-i COUNTS] [FILE...]"
 #define MAXJOBS 64
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 
 struct opts {
 	const char *catalog, *found, *counts;
 	uint64_t njobs;
-	int update, prio, verbose;
+	int update, prio, verbose, work;
 	int progress_fd;         /* where the progress line goes */
 };
 
@@ -34,7 +34,7 @@ options(int argc, char **argv, struct opts *o)
 
 	uint64_t fd;
 
-	while ((c = getopt(argc, argv, "hC:N:uj:pP:vi:")) != -1) {
+	while ((c = getopt(argc, argv, "hC:N:uj:pP:vwi:")) != -1) {
 		switch (c) {
 		case 'C':
 			o->catalog = optarg;
@@ -62,6 +62,9 @@ options(int argc, char **argv, struct opts *o)
 			break;
 		case 'i':
 			o->counts = optarg;
+			break;
+		case 'w':
+			o->work = 1;
 			break;
 		case 'h':
 			printf("usage: %s\n", USAGE);
@@ -91,6 +94,31 @@ fds_for(rlim_t n)
 	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
+/* the filesystems whose dirty data this run wrote out */
+struct synced {
+	char (*fsid)[BD_FSID_LEN + 1];
+	size_t n;
+};
+
+/* Writes out the dirty data of R's filesystem the first time a group of
+ * it comes: the workers read the members' layouts from its trees, which
+ * know nothing of data still in the page cache. A write after this is
+ * caught where a member is read, or by the next run's bedup-findnew. */
+static void
+writeout(struct synced *sy, const struct bd_record *r)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sy->n; i++)
+		if (!strcmp(sy->fsid[i], r->fsid))
+			return;
+	sy->fsid = bd_erealloc(sy->fsid, (sy->n + 1) * sizeof *sy->fsid);
+	memcpy(sy->fsid[sy->n++], r->fsid, sizeof *sy->fsid);
+	if ((fd = bd_fs_fd(r)) >= 0 && bd_writeout_fd(fd) < 0)
+		bd_warn("syncfs:");
+}
+
 static void
 clear_slot(void *slot)
 {
@@ -102,8 +130,9 @@ clear_slot(void *slot)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { NULL, NULL, NULL, 32, 0, 0, 0, 2 };
+	struct opts o = { NULL, NULL, NULL, 32, 0, 0, 0, 0, 2 };
 	struct later later = {0};
+	struct synced sy = {0};
 	struct bd_input in;
 	struct pool q;
 	struct progress pr;
@@ -127,6 +156,7 @@ main(int argc, char **argv)
 		.keep_fds = fds_for(INFLIGHT + KEEP_FDS + 64),
 		.found = o.found != NULL,
 		.later = &later,
+		.work = o.work,
 		.verbose = o.verbose,
 		.pr = &pr,
 	};
@@ -144,6 +174,7 @@ main(int argc, char **argv)
 		/* before any worker can look at it */
 		if (o.catalog && !run.cat)
 			open_catalog(&run, o.catalog, &jb->g.r[0]);
+		writeout(&sy, &jb->g.r[0]);
 		pool_push(&q, jb->g.n);
 	}
 	bd_input_close(&in);
@@ -157,5 +188,6 @@ main(int argc, char **argv)
 	if (o.found)
 		settle_replaced(&later, o.found, o.verbose);
 	bd_counts_end(o.verbose, o.counts);
+	free(sy.fsid);
 	return bd_finish();
 }

@@ -100,6 +100,8 @@ work_group(void *run, void *job, char *buf)
 	if (nu >= 2) {
 		nj = choose_reads(jb, n, nu, nknown, buf);
 		pool_each(rn->pool, nj, hash_step, jb, buf);
+		if (rn->work)
+			plan_work(mem, n, jb->units, nu);
 	}
 	jb->n = n;
 	jb->nu = nu;
@@ -126,7 +128,7 @@ finish_group(void *run, void *job)
 	for (i = 0; i < n; i++)
 		note(rn, &mem[i]);
 	if (nu >= 2) {
-		write_classes(mem, n, units, nu);
+		write_classes(mem, n, units, nu, rn->work);
 		evict_unmatched(mem, units, jb->jobs, nj);
 	}
 	/* every digest and sample known, matched or not, saves a read next
@@ -140,7 +142,7 @@ finish_group(void *run, void *job)
 	}
 	progress_group(pr, jb->g.n, jb->g.r[0].size);
 	for (i = 0; i < n; i++) {
-		bd_extents_free(&mem[i].x);
+		bd_layout_free(&mem[i].lay);
 		if (mem[i].fd >= 0)
 			close(mem[i].fd);
 	}

@@ -25,7 +25,8 @@
 #define KEEP_CAP 64              /* a slot keeps room for this many records */
 #define KEEP_FDS 64              /* groups up to this size keep their fds */
 
-enum { ALIVE, GONE, DROPPED };
+/* LEFT: left out quietly, with -w (inline data: nothing to share) */
+enum { ALIVE, GONE, DROPPED, LEFT };
 
 struct member {
 	struct bd_record r;
@@ -34,10 +35,14 @@ struct member {
 	char note[128];          /* why it was DROPPED */
 	struct stat st;          /* at the first open */
 	int fd;                  /* kept from the first open, or -1 */
-	struct bd_extents x;
+	int keep;                /* keep the fd of its first open */
+	struct bd_layout lay;    /* when LAID: from the tree, or through its fd */
+	int laid;                /* LAY is known */
 	size_t unit;
 	size_t next;             /* next member of its unit, or SIZE_MAX */
-	int ro;                  /* in a read-only subvolume (when planned) */
+	int ro, ro_known;        /* in a read-only subvolume */
+	int src;                 /* with -w: the source of its class */
+	int send;                /* with -w: written (the source, or no sharer of it) */
 };
 
 struct unit {
@@ -53,6 +58,8 @@ struct unit {
 	size_t read_by;          /* the member read in full, or SIZE_MAX */
 	size_t via;              /* the member to read it through, or SIZE_MAX */
 	size_t cls;              /* class of equal digests */
+	int src_known;           /* SHARED is known */
+	uint64_t shared;         /* bytes of its data the kernel marks shared */
 };
 
 /* members dropped as replaced, until FOUND says which (found.c) */
@@ -78,6 +85,7 @@ struct run {
 	int keep_fds;            /* enough fds for the records in flight */
 	int found;               /* -N: replaced members wait in LATER */
 	struct later *later;
+	int work;                /* -w: only the work left for bedup-clone */
 	int verbose;
 	struct progress *pr;
 };
@@ -114,6 +122,7 @@ int peek_fd(struct member *m);
 void release(struct member *m, int fd);
 int sample_member(struct member *m, char *buf, uint8_t sample[16]);
 int member_readonly(struct member *m);
+void member_source(struct member *mem, struct unit *units, size_t i, struct bd_source *s);
 void hash_unit(struct member *mem, struct unit *u, char *buf);
 void evict_unmatched(struct member *mem, struct unit *units, const size_t *jobs, size_t nj);
 
@@ -122,7 +131,8 @@ size_t collapse_links(struct bd_group *g, struct member *mem);
 size_t make_units(struct member *mem, size_t n, struct unit *units);
 size_t keep_matched(const struct unit *units, size_t nu, size_t *set, size_t n, size_t off,
     size_t *jobs, size_t nj);
-void write_classes(struct member *mem, size_t n, struct unit *units, size_t nu);
+void plan_work(struct member *mem, size_t n, struct unit *units, size_t nu);
+void write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, int work);
 
 /* steps.c */
 void member_step(void *job, size_t i, char *buf);

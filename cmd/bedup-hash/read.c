@@ -68,8 +68,13 @@ open_member(struct member *m, struct stat *st)
 static int
 member_fd(struct member *m, struct stat *st)
 {
-	if (m->fd < 0)
-		return open_member(m, st);
+	int fd;
+
+	if (m->fd < 0) {
+		if ((fd = open_member(m, st)) >= 0 && m->keep)
+			m->fd = fd;
+		return fd;
+	}
 	if (fstat(m->fd, st) < 0) {
 		drop(m, "fstat: %s", strerror(errno));
 		return -1;
@@ -92,7 +97,11 @@ peek_fd(struct member *m)
 
 	if (m->fd >= 0)
 		return m->fd;
-	return bd_open_record(&m->r, 0, &fd, &st) == BD_OPEN_OK ? fd : -1;
+	if (bd_open_record(&m->r, 0, &fd, &st) != BD_OPEN_OK)
+		return -1;
+	if (m->keep)
+		m->fd = fd;              /* its read, if any, needs no open */
+	return fd;
 }
 
 void
@@ -217,18 +226,51 @@ sample_member(struct member *m, char *buf, uint8_t sample[16])
 	return ret;
 }
 
-/* whether M lies in a read-only subvolume (a snapshot); no if unsure */
+/* whether M lies in a read-only subvolume (a snapshot); no if unsure.
+ * Asked of the subvolume by its id (no open), else through M's file. */
 int
 member_readonly(struct member *m)
 {
 	int fd, ro = 0;
 
-	if ((fd = peek_fd(m)) < 0)
-		return 0;
-	if (bd_subvol_readonly_fd(fd, &ro) < 0)
+	if (m->ro_known)
+		return m->ro;
+	if ((fd = bd_fs_fd(&m->r)) < 0 || bd_subvol_readonly_id(fd, m->r.subvol, &ro) < 0) {
 		ro = 0;
-	release(m, fd);
-	return ro;
+		if ((fd = peek_fd(m)) < 0)
+			return 0;
+		if (bd_subvol_readonly_fd(fd, &ro) < 0)
+			ro = 0;
+		release(m, fd);
+	}
+	m->ro_known = 1;
+	return m->ro = ro;
+}
+
+/* what lib's source rule weighs of member I, as bedup-clone will weigh
+ * it: the bytes the kernel marks shared come from FIEMAP, asked once per
+ * unit (its members share one layout) */
+void
+member_source(struct member *mem, struct unit *units, size_t i, struct bd_source *s)
+{
+	struct unit *u = &units[mem[i].unit];
+	struct bd_extents x = {0};
+	size_t j;
+	int fd;
+
+	for (j = u->first; !u->src_known && j != SIZE_MAX; j = mem[j].next) {
+		if (mem[j].state != ALIVE || (fd = peek_fd(&mem[j])) < 0)
+			continue;
+		if (bd_extents_get(fd, &x) == 0)
+			u->shared = bd_extents_shared_bytes(&x);
+		release(&mem[j], fd);
+		u->src_known = 1;
+	}
+	u->src_known = 1;
+	bd_extents_free(&x);
+	s->inl = mem[i].lay.inl;
+	s->ro = member_readonly(&mem[i]);
+	s->shared = u->shared;
 }
 
 /* reads unit U in full through the first member that can be read; all

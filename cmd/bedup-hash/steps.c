@@ -119,23 +119,37 @@ match_samples(struct job *jb, size_t nu, size_t nj, char *buf)
 	return k;
 }
 
-/* one member: still the inode named, and its layout */
+/* One member: still the inode named, and its layout. The subvolume tree
+ * says both (the inode item, the file extent items) without an open:
+ * members that share one layout are one unit, and the files of a unit
+ * read through another member are never opened at all. When the tree
+ * does not say so (no capability, gone, replaced, changed size), the
+ * member is opened, which says why, and its layout read through it
+ * (bd_layout_fd). With -w, a member with inline data is left out:
+ * nothing to share, never read. */
 void
 member_step(void *job, size_t i, char *buf)
 {
 	struct job *jb = job;
 	struct member *m = &jb->mem[i];
-	int fd = open_member(m, &m->st);
+	struct bd_search s;
+	int fd;
 
-	(void)buf;
-	if (fd < 0)
-		return;
-	if (bd_extents_get(fd, &m->x) < 0)
-		m->x.n = 0;                  /* cannot compare: read it */
-	if (jb->keep_fds)
-		m->fd = fd;
-	else
-		close(fd);
+	m->keep = jb->keep_fds;
+	bd_search_init_buf(&s, buf, BUFSZ);
+	if ((fd = bd_fs_fd(&m->r)) >= 0 &&
+	    bd_layout_get(fd, m->r.subvol, m->r.ino, &s, &m->lay) == 0 &&
+	    bd_layout_is(&m->lay, &m->r)) {
+		m->laid = 1;
+	} else if ((fd = open_member(m, &m->st)) >= 0) {
+		m->laid = bd_layout_fd(fd, &m->r, &m->lay) == 0;
+		if (m->keep)
+			m->fd = fd;
+		else
+			close(fd);
+	}
+	if (m->state == ALIVE && m->laid && m->lay.inl && jb->run->work)
+		m->state = LEFT;
 }
 
 void
@@ -146,25 +160,18 @@ hash_step(void *job, size_t i, char *buf)
 	hash_unit(jb->mem, &jb->units[jb->jobs[i]], buf);
 }
 
-/* U's checksum digest, through the first member whose file opens */
+/* U's checksum digest, from the layout of its members (the tree's) */
 static void
 csum_step(void *job, size_t k, char *buf)
 {
 	struct job *jb = job;
 	struct unit *u = &jb->units[k];
-	struct member *m;
-	size_t i;
+	struct member *m = &jb->mem[u->first];
 	int fd;
 
-	for (i = u->first; i != SIZE_MAX; i = jb->mem[i].next) {
-		m = &jb->mem[i];
-		if (m->state != ALIVE || (fd = peek_fd(m)) < 0)
-			continue;
-		u->csummed = bd_csum_digest(fd, &jb->csum, &m->x, m->r.size, buf, BUFSZ,
-		    u->csum) == 1;
-		release(m, fd);
+	if (m->state != ALIVE || !m->laid || (fd = bd_fs_fd(&m->r)) < 0)
 		return;
-	}
+	u->csummed = bd_csum_digest(fd, &jb->csum, &m->lay, m->r.size, buf, BUFSZ, u->csum) == 1;
 }
 
 /* The N units US have the same checksums: most likely one content,
@@ -186,9 +193,7 @@ plan_reads(struct member *mem, size_t nm, struct unit *units, const size_t *us, 
 	for (i = 0; i < nm; i++) {
 		if (!cand[i])
 			continue;
-		mem[i].ro = member_readonly(&mem[i]);
-		s = (struct bd_source){ bd_extents_inline(&mem[i].x), mem[i].ro,
-		    bd_extents_shared_bytes(&mem[i].x) };
+		member_source(mem, units, i, &s);
 		if (src == SIZE_MAX || bd_source_better(&s, &best)) {
 			src = i;
 			best = s;
@@ -202,7 +207,7 @@ plan_reads(struct member *mem, size_t nm, struct unit *units, const size_t *us, 
 			u->via = src;
 			continue;
 		}
-		for (i = u->first; i != SIZE_MAX && mem[i].ro; i = mem[i].next)
+		for (i = u->first; i != SIZE_MAX && member_readonly(&mem[i]); i = mem[i].next)
 			;
 		u->via = i;
 	}
@@ -223,11 +228,7 @@ match_csums(struct job *jb, size_t n, size_t nu, size_t nj, char *buf)
 
 	for (i = 0; i < n && jb->mem[i].state != ALIVE; i++)
 		;
-	if (i == n || (fd = peek_fd(&jb->mem[i])) < 0)
-		return -1;
-	k = bd_csum_fs_fd(fd, &jb->csum) == 0;
-	release(&jb->mem[i], fd);
-	if (!k)
+	if (i == n || (fd = bd_fs_fd(&jb->mem[i].r)) < 0 || bd_csum_fs_fd(fd, &jb->csum) < 0)
 		return -1;
 	pool_each(jb->run->pool, nu, csum_step, jb, buf);
 	for (k = 0; k < nu; k++)

@@ -11,22 +11,22 @@ static int
 by_layout(const void *pa, const void *pb, void *arg)
 {
 	const struct member *m = arg;
-	size_t a = *(const size_t *)pa, b = *(const size_t *)pb, i;
-	const struct bd_extents *x = &m[a].x, *y = &m[b].x;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c;
 
-	if (x->n != y->n)
-		return x->n < y->n ? -1 : 1;
-	for (i = 0; i < x->n; i++) {
-		const struct bd_extent *e = &x->e[i], *f = &y->e[i];
-
-		if (e->physical != f->physical)
-			return e->physical < f->physical ? -1 : 1;
-		if (e->logical != f->logical)
-			return e->logical < f->logical ? -1 : 1;
-		if (e->length != f->length)
-			return e->length < f->length ? -1 : 1;
-	}
+	if (m[a].laid != m[b].laid)
+		return m[a].laid < m[b].laid ? -1 : 1;
+	if (m[a].laid && (c = bd_layout_cmp(&m[a].lay, &m[b].lay)))
+		return c;
 	return (a > b) - (a < b);
+}
+
+/* whether members A and B share all their data: both layouts from the
+ * tree, and the same */
+static int
+one_layout(const struct member *a, const struct member *b)
+{
+	return a->laid && b->laid && bd_layout_same(&a->lay, &b->lay);
 }
 
 /* orders units by 16 bytes of theirs: sample, checksum digest or digest */
@@ -86,6 +86,9 @@ by_class(const void *pa, const void *pb, void *arg)
 
 	if (ca != cb)
 		return ca < cb ? -1 : 1;
+	/* with -w, the source first: bedup-clone keeps the first on a tie */
+	if (c->mem[a].src != c->mem[b].src)
+		return c->mem[a].src ? -1 : 1;
 	return (a > b) - (a < b);
 }
 
@@ -120,7 +123,7 @@ make_units(struct member *mem, size_t n, struct unit *units)
 			bylayout[na++] = i;
 	qsort_r(bylayout, na, sizeof *bylayout, by_layout, mem);
 	for (i = 0; i < na; i++)
-		lead[bylayout[i]] = i > 0 && bd_extents_same(&mem[bylayout[i - 1]].x, &mem[bylayout[i]].x) ?
+		lead[bylayout[i]] = i > 0 && one_layout(&mem[bylayout[i - 1]], &mem[bylayout[i]]) ?
 		    lead[bylayout[i - 1]] : bylayout[i];
 	for (i = 0; i < n; i++) {
 		if (mem[i].state != ALIVE)
@@ -166,10 +169,45 @@ classify(struct unit *units, size_t nu)
 	free(bydigest);
 }
 
-/* writes the classes of 2+ units of equal digest, each in order of its
- * first member, members in input order */
+/* With -w, only the work left for bedup-clone: per class of 2+ units of
+ * equal digest, the member it will share from (lib's rule, the first best
+ * in input order, as bedup-clone picks it) and the members of the other
+ * units; the rest of the source's unit shares its data already. Marks
+ * them SEND, the source SRC too. */
 void
-write_classes(struct member *mem, size_t n, struct unit *units, size_t nu)
+plan_work(struct member *mem, size_t n, struct unit *units, size_t nu)
+{
+	size_t *best = bd_ecalloc(nu, sizeof *best);            /* by class */
+	struct bd_source *bs = bd_ecalloc(nu, sizeof *bs), s;
+	size_t i, c;
+
+	classify(units, nu);
+	for (c = 0; c < nu; c++)
+		best[c] = SIZE_MAX;
+	for (i = 0; i < n; i++) {
+		if (mem[i].state != ALIVE || (c = units[mem[i].unit].cls) == SIZE_MAX)
+			continue;
+		member_source(mem, units, i, &s);
+		if (best[c] == SIZE_MAX || bd_source_better(&s, &bs[c])) {
+			best[c] = i;
+			bs[c] = s;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (mem[i].state != ALIVE || (c = units[mem[i].unit].cls) == SIZE_MAX)
+			continue;
+		mem[i].src = best[c] == i;
+		mem[i].send = mem[i].src || mem[i].unit != mem[best[c]].unit;
+	}
+	free(bs);
+	free(best);
+}
+
+/* writes the classes of 2+ units of equal digest, each in order of its
+ * first member, members in input order; with WORK (-w) only the members
+ * plan_work marked, the source first */
+void
+write_classes(struct member *mem, size_t n, struct unit *units, size_t nu, int work)
 {
 	size_t *out = bd_ecalloc(n, sizeof *out);   /* classed members, in output order */
 	size_t nk = 0, i;
@@ -178,7 +216,8 @@ write_classes(struct member *mem, size_t n, struct unit *units, size_t nu)
 	classify(units, nu);
 	/* members by (class, input order): units are numbered by first member */
 	for (i = 0; i < n; i++)
-		if (mem[i].state == ALIVE && units[mem[i].unit].cls != SIZE_MAX)
+		if (mem[i].state == ALIVE && units[mem[i].unit].cls != SIZE_MAX &&
+		    (!work || mem[i].send))
 			out[nk++] = i;
 	qsort_r(out, nk, sizeof *out, by_class, &(struct class_arg){ mem, units });
 	for (i = 0; i < nk; i++) {

@@ -85,11 +85,20 @@ skip(FILE *sk, const char *status, const struct bd_record *r, const char *why)
 static int
 check(const struct bd_record *r, struct member *m, FILE *sk)
 {
+	struct bd_layout lay = {0};
 	struct stat st;
-	int fd, fl = 0, ok = 0, sw;
+	int fd, fl = 0, ok = 0, sw, inl;
 
 	if ((fd = bd_member_open(r, &st)) < 0)
 		return 0;
+	/* inline data (in the metadata, a small file) has no extent to
+	 * share: FIDEDUPERANGE would only copy it. Left before any lease */
+	inl = bd_layout_fd(fd, r, &lay) == 0 && lay.inl;
+	bd_layout_free(&lay);
+	if (inl) {
+		skip(sk, "inline", r, "inline data, cannot be shared, skipped");
+		goto out;
+	}
 	/* the kernel's own test for writers: a read lease is refused while
 	 * any process has the file open for writing or mapped writable; an
 	 * active swap file too (swapon keeps it open read-write), which no
