@@ -564,7 +564,9 @@ int bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e);
 
 /* Paths of inodes of one filesystem, mounted at its top level (subvolid
  * 5) at MOUNT: BTRFS_IOC_INO_PATHS from the subvolume's root directory
- * (opened once, kept), nothing of the file opened. */
+ * (opened once, kept: at most 64), nothing of the file opened. Needs
+ * CAP_SYS_ADMIN. bd_inopaths_open returns NULL with errno, EINVAL when
+ * MOUNT is not the top level of a btrfs. */
 struct bd_inopaths;
 struct bd_inopaths *bd_inopaths_open(const char *mount);
 void bd_inopaths_close(struct bd_inopaths *p);
