@@ -161,6 +161,24 @@ cat_map(struct bd_catalog *c)
 	return r;
 }
 
+/* The pages of the base a process touched count in its RSS as long as
+ * they stay mapped: a scan lets go of what it has read every RELEASE
+ * bytes (the page cache keeps them), so that a scan's RSS does not grow
+ * with the catalog. */
+#define RELEASE (8u << 20)
+
+static void
+release(const struct bd_catalog *c, size_t from, size_t to)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	from -= from % pg;
+	to -= to % pg;
+	if (c->map && to > from)
+		madvise((void *)(c->map + from), to - from, MADV_DONTNEED);
+}
+
+
 void
 cat_scan_init(struct cat_scan *s, const struct bd_catalog *c, int report)
 {
@@ -178,6 +196,10 @@ cat_scan_next(struct cat_scan *s, struct bd_cat_entry *e)
 	size_t next;
 
 	while (s->off < s->c->len) {
+		if (s->off - s->released >= RELEASE) {
+			release(s->c, s->released, s->off);
+			s->released = s->off;
+		}
 		s->lineno++;
 		if (base_line(s->c, s->off, e, &next, why, sizeof why) < 0) {
 			if (s->report)
@@ -195,6 +217,7 @@ cat_scan_next(struct cat_scan *s, struct bd_cat_entry *e)
 	}
 	return 0;
 }
+
 
 /* The offset of the first good line of the base whose key is K's or
  * above (c->len: none), by bisection on byte offsets: LO and HI are
@@ -292,8 +315,9 @@ bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry
 	int have = 0, d;
 	char why[8];
 
-	if (c->map)
-		off = base_lower(c, &k, &b, &have);
+	if (c->map) {
+			off = base_lower(c, &k, &b, &have);
+	}
 	for (;;) {
 		have = have && b.size == size;
 		if (!have && (i >= c->nj || c->j[i].size != size))

@@ -44,6 +44,7 @@ struct cat_scan {
 	const struct bd_catalog *c;
 	size_t off;
 	uint64_t lineno;
+	size_t released;              /* the base before it is let go of */
 	struct bd_cat_entry last;
 	int have_last, report;
 };
