@@ -489,7 +489,8 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
  *			follows the last "# commit" (a batch cut by a crash)
  *			is ignored. A later line wins over an earlier one and
  *			over the base.
- * A lookup is a bisection of the base (mapped) plus a bisection of the
+ * A lookup is a bisection of the base (pread, a few KiB a probe: no
+ * memory that grows with it) plus a bisection of the
  * journal (held sorted in memory, small: it is merged into a new base
  * once it passes a fraction of it, or a fixed bound). An update appends
  * one batch (fsync) and merges when due: the new base replaces the old
