@@ -511,8 +511,11 @@ struct bd_cat_entry {
 struct bd_catalog;
 
 /* Opens the catalog at PATH (missing: empty) and its journal, converting
- * an old-form catalog. Returns NULL, errno set, on failure; malformed
- * lines are reported (bd_fail, "PATH: line N: ...") and left out. */
+ * an old-form catalog. Returns NULL, errno set, on failure (EPROTO: PATH
+ * is no catalog, or of another version; it is left as it is). Malformed
+ * lines are reported (bd_fail, "PATH: line N: ...") and left out: the
+ * journal's at open, the base's when a scan meets them (bd_catalog_each,
+ * a merge, which drops them); lookups step over them silently. */
 struct bd_catalog *bd_catalog_open(const char *path);
 void bd_catalog_close(struct bd_catalog *c);
 
