@@ -507,7 +507,8 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
  *			follows the last "# commit" (a batch cut by a crash)
  *			is ignored. A later line wins over an earlier one and
  *			over the base.
- * A lookup is a bisection of the base (mapped) plus a bisection of the
+ * A lookup is a bisection of the base (pread, a few KiB a probe: no
+ * memory that grows with it) plus a bisection of the
  * journal (held sorted in memory, small: it is merged into a new base
  * once it passes a fraction of it, or a fixed bound). An update appends
  * one batch (fsync) and merges when due: the new base replaces the old
@@ -528,8 +529,11 @@ struct bd_cat_entry {
 struct bd_catalog;
 
 /* Opens the catalog at PATH (missing: empty) and its journal, converting
- * an old-form catalog. Returns NULL, errno set, on failure; malformed
- * lines are reported (bd_fail, "PATH: line N: ...") and left out. */
+ * an old-form catalog. Returns NULL, errno set, on failure (EPROTO: PATH
+ * is no catalog, or of another version; it is left as it is). Malformed
+ * lines are reported (bd_fail, "PATH: line N: ...") and left out: the
+ * journal's at open, the base's when a scan meets them (bd_catalog_each,
+ * a merge, which drops them); lookups step over them silently. */
 struct bd_catalog *bd_catalog_open(const char *path);
 void bd_catalog_close(struct bd_catalog *c);
 
@@ -582,7 +586,9 @@ int bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e);
 
 /* Paths of inodes of one filesystem, mounted at its top level (subvolid
  * 5) at MOUNT: BTRFS_IOC_INO_PATHS from the subvolume's root directory
- * (opened once, kept), nothing of the file opened. */
+ * (opened once, kept: at most 64), nothing of the file opened. Needs
+ * CAP_SYS_ADMIN. bd_inopaths_open returns NULL with errno, EINVAL when
+ * MOUNT is not the top level of a btrfs. */
 struct bd_inopaths;
 struct bd_inopaths *bd_inopaths_open(const char *mount);
 void bd_inopaths_close(struct bd_inopaths *p);

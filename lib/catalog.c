@@ -1,13 +1,12 @@
 /* catalog.c: the catalog of what earlier runs learnt: the header, the
- * base mapped and searched by bisection (as look(1) does), and lookups
- * through the journal held in memory. Updates are in catmerge.c. */
+ * base searched by bisection (as look(1) does), and lookups through the
+ * journal held in memory. Updates are in catmerge.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "catalog.h"
@@ -25,23 +24,92 @@ cat_header_write(FILE *f, const struct bd_catalog *c)
 	return fprintf(f, HEADER VERSION_2 "%s\n", fsid) < 0 ? -1 : 0;
 }
 
-/* the line of the base at OFF: its end (the LF, or the end of the map) */
-static size_t
-line_end(const struct bd_catalog *c, size_t off)
+/* The base is read with pread(2) through a window of it (a caller's
+ * buffer, so that lookups from several threads need no lock), not
+ * mapped: mapped pages a lookup touched would count in the process's RSS,
+ * and a catalog of millions of files would make every stage big. */
+static void
+win_init(struct cat_win *w, const struct bd_catalog *c, char *buf, size_t cap)
 {
-	const char *p = memchr(c->map + off, '\n', c->len - off);
+	w->c = c;
+	w->buf = buf;
+	w->cap = cap;
+	w->at = w->n = 0;
+	w->err = 0;
+}
 
-	return p ? (size_t)(p - c->map) : c->len;
+/* the window at OFF: 0, or -1 at the end (or a read error, in ERR) */
+static int
+win_fill(struct cat_win *w, size_t off)
+{
+	ssize_t r;
+
+	w->at = off;
+	w->n = 0;
+	while (w->n < w->cap && off + w->n < w->c->len) {
+		r = pread(w->c->fd, w->buf + w->n, w->cap - w->n, (off_t)(off + w->n));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				w->err = errno;
+			break;
+		}
+		w->n += (size_t)r;
+	}
+	return w->n ? 0 : -1;
+}
+
+/* the first LF at POS or after it, before HI: its offset, or HI */
+static size_t
+win_lf(struct cat_win *w, size_t pos, size_t hi)
+{
+	const char *p;
+	size_t end;
+
+	while (pos < hi) {
+		if ((pos < w->at || pos >= w->at + w->n) && win_fill(w, pos) < 0)
+			return hi;
+		end = w->at + w->n < hi ? w->at + w->n : hi;
+		if ((p = memchr(w->buf + (pos - w->at), '\n', end - pos)))
+			return w->at + (size_t)(p - w->buf);
+		pos = end;
+	}
+	return hi;
+}
+
+/* The line at OFF: its bytes (*LEN of them, no LF) in the window, or NULL
+ * when it does not fit the window (no line of the catalog is that long);
+ * *NEXT the offset after it either way. */
+static const char *
+win_line(struct cat_win *w, size_t off, size_t *len, size_t *next)
+{
+	size_t lf;
+
+	if (off < w->at || (off + BD_CAT_LINE_MAX > w->at + w->n && w->at + w->n < w->c->len))
+		win_fill(w, off);
+	lf = win_lf(w, off, w->c->len);
+	*next = lf < w->c->len ? lf + 1 : lf;
+	if (off < w->at || lf > w->at + w->n) {
+		*len = 0;
+		return NULL;
+	}
+	*len = lf - off;
+	return w->buf + (off - w->at);
 }
 
 static int
-base_line(const struct bd_catalog *c, size_t off, struct bd_cat_entry *e, size_t *next,
-    char *why, size_t whylen)
+base_line(struct cat_win *w, size_t off, struct bd_cat_entry *e, size_t *next, char *why,
+    size_t whylen)
 {
-	size_t end = line_end(c, off);
+	size_t len;
+	const char *p = win_line(w, off, &len, next);
 
-	*next = end < c->len ? end + 1 : end;
-	return bd_cat_entry_parse(c->map + off, end - off, e, 0, why, whylen);
+	if (!p) {
+		snprintf(why, whylen, "line too long");
+		return -1;
+	}
+	return bd_cat_entry_parse(p, len, e, 0, why, whylen);
 }
 
 /* the header: "# bedup catalog 2 FSID"; the rest of the base is read as
@@ -49,22 +117,24 @@ base_line(const struct bd_catalog *c, size_t off, struct bd_cat_entry *e, size_t
 static int
 header(struct bd_catalog *c)
 {
-	size_t end = line_end(c, 0), n = sizeof HEADER - 1;
-	const char *p = c->map + n;
-	char fsid[BD_FSID_LEN + 1];
+	size_t n = sizeof HEADER - 1, len, i;
+	char fsid[BD_FSID_LEN + 1], buf[BD_CAT_LINE_MAX];
+	struct cat_win w;
+	const char *p;
 	uint8_t raw[16];
-	size_t i;
 
-	c->body = end < c->len ? end + 1 : end;
-	if (end < n + 2 || memcmp(p, VERSION_2, 2) != 0) {
+	win_init(&w, c, buf, sizeof buf);
+	p = win_line(&w, 0, &len, &c->body);
+	if (!p || len < n + 2 || memcmp(p + n, VERSION_2, 2) != 0) {
 		bd_pfail(c->path, "line 1: not a catalog of version 2");
 		errno = EPROTO;
 		return -1;
 	}
-	p += 2;
-	if (end - (size_t)(p - c->map) == 1 && *p == '-')
+	p += n + 2;
+	len -= n + 2;
+	if (len == 1 && *p == '-')
 		return 0;
-	if (end - (size_t)(p - c->map) == BD_FSID_LEN) {
+	if (len == BD_FSID_LEN) {
 		memcpy(fsid, p, BD_FSID_LEN);
 		fsid[BD_FSID_LEN] = '\0';
 		bd_fsid_pack(fsid, raw);
@@ -84,9 +154,9 @@ header(struct bd_catalog *c)
 void
 cat_unmap(struct bd_catalog *c)
 {
-	if (c->map)
-		munmap((void *)c->map, c->len);
-	c->map = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
 	c->len = c->body = 0;
 }
 
@@ -111,29 +181,24 @@ journal_max(const struct bd_catalog *c)
 static int
 map_base(struct bd_catalog *c)
 {
+	char head[sizeof HEADER - 1];
 	struct stat st;
-	void *m;
-	int fd;
+	ssize_t r;
 
 	cat_unmap(c);
-	if ((fd = open(c->path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((c->fd = open(c->path, O_RDONLY | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) < 0) {
-		bd_close_keep(fd);
+	if (fstat(c->fd, &st) < 0) {
+		cat_unmap(c);
 		return -1;
 	}
-	if (st.st_size == 0) {
-		close(fd);
-		return 0;
-	}
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	bd_close_keep(fd);
-	if (m == MAP_FAILED)
-		return -1;
-	c->map = m;
 	c->len = (size_t)st.st_size;
-	madvise(m, c->len, MADV_RANDOM);
-	if (c->len < sizeof HEADER - 1 || memcmp(c->map, HEADER, sizeof HEADER - 1) != 0)
+	if (c->len == 0)
+		return 0;
+	posix_fadvise(c->fd, 0, 0, POSIX_FADV_RANDOM);
+	if ((r = pread(c->fd, head, sizeof head, 0)) < 0)
+		return -1;
+	if ((size_t)r < sizeof head || memcmp(head, HEADER, sizeof head) != 0)
 		return 1;
 	return header(c);
 }
@@ -166,6 +231,7 @@ cat_scan_init(struct cat_scan *s, const struct bd_catalog *c, int report)
 {
 	memset(s, 0, sizeof *s);
 	s->c = c;
+	win_init(&s->w, c, s->buf, sizeof s->buf);
 	s->off = c->body;
 	s->lineno = 1;
 	s->report = report;
@@ -177,9 +243,9 @@ cat_scan_next(struct cat_scan *s, struct bd_cat_entry *e)
 	char why[128];
 	size_t next;
 
-	while (s->off < s->c->len) {
+	while (s->off < s->c->len && !s->w.err) {
 		s->lineno++;
-		if (base_line(s->c, s->off, e, &next, why, sizeof why) < 0) {
+		if (base_line(&s->w, s->off, e, &next, why, sizeof why) < 0) {
 			if (s->report)
 				bd_pfail(s->c->path, "line %" PRIu64 ": %s", s->lineno, why);
 		} else if (s->have_last && cat_cmp(&s->last, e) >= 0) {
@@ -193,30 +259,38 @@ cat_scan_next(struct cat_scan *s, struct bd_cat_entry *e)
 		}
 		s->off = next;
 	}
+	if (s->w.err) {
+		errno = s->w.err;
+		return -1;
+	}
 	return 0;
 }
 
+
 /* The offset of the first good line of the base whose key is K's or
- * above (c->len: none), by bisection on byte offsets: LO and HI are
- * line starts, every good line before LO is below K, the line at HI is
- * not. Malformed lines are stepped over. */
+ * above (c->len: none), that line in *E and the offset after it in
+ * *NEXT, by bisection on byte offsets: LO and HI are line starts, every
+ * good line before LO is below K, the line at HI is not. Malformed lines
+ * are stepped over. */
 static size_t
-base_lower(const struct bd_catalog *c, const struct bd_cat_entry *k, struct bd_cat_entry *e,
-    int *found)
+base_lower(struct cat_win *w, const struct bd_cat_entry *k, struct bd_cat_entry *e,
+    size_t *next, int *found)
 {
-	size_t lo = c->body, hi = c->len, mid, s, s0, next;
-	const char *p;
+	const struct bd_catalog *c = w->c;
+	size_t lo = c->body, hi = c->len, mid, s, s0, lf;
 	char why[8];
 
 	*found = 0;
-	while (lo < hi) {
+	while (lo < hi && !w->err) {
+		/* the rest of the search in one read */
+		if (hi - lo <= w->cap && (lo < w->at || hi > w->at + w->n))
+			win_fill(w, lo);
 		mid = lo + (hi - lo) / 2;
 		s = lo;
-		if (mid > lo && (p = memchr(c->map + mid - 1, '\n', hi - (mid - 1))) &&
-		    (size_t)(p - c->map) + 1 < hi)
-			s = (size_t)(p - c->map) + 1;
-		for (s0 = s; s < hi; s = next)
-			if (base_line(c, s, e, &next, why, sizeof why) == 0)
+		if (mid > lo && (lf = win_lf(w, mid - 1, hi)) + 1 < hi)
+			s = lf + 1;
+		for (s0 = s; s < hi; s = *next)
+			if (base_line(w, s, e, next, why, sizeof why) == 0)
 				break;
 		if (s >= hi) {
 			if (s0 == lo)
@@ -224,13 +298,13 @@ base_lower(const struct bd_catalog *c, const struct bd_cat_entry *k, struct bd_c
 			else
 				hi = s0;
 		} else if (cat_cmp(e, k) < 0) {
-			lo = next;
+			lo = *next;
 		} else {
 			hi = s;
 		}
 	}
-	for (; lo < c->len; lo = next)
-		if (base_line(c, lo, e, &next, why, sizeof why) == 0) {
+	for (; lo < c->len && !w->err; lo = *next)
+		if (base_line(w, lo, e, next, why, sizeof why) == 0) {
 			*found = 1;
 			break;
 		}
@@ -258,7 +332,9 @@ bd_catalog_find(const struct bd_catalog *c, uint64_t size, uint64_t subvol, uint
     struct bd_cat_entry *e)
 {
 	struct bd_cat_entry k = { .size = size, .subvol = subvol, .ino = ino };
-	size_t i = journal_lower(c, &k);
+	size_t i = journal_lower(c, &k), next;
+	char buf[4096];
+	struct cat_win w;
 	int found;
 
 	if (i < c->nj && cat_cmp(&c->j[i], &k) == 0) {
@@ -267,9 +343,10 @@ bd_catalog_find(const struct bd_catalog *c, uint64_t size, uint64_t subvol, uint
 		*e = c->j[i];
 		return 1;
 	}
-	if (!c->map)
+	if (c->fd < 0)
 		return 0;
-	base_lower(c, &k, e, &found);
+	win_init(&w, c, buf, sizeof buf);
+	base_lower(&w, &k, e, &next, &found);
 	return found && cat_cmp(e, &k) == 0;
 }
 
@@ -288,12 +365,14 @@ bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry
     size_t *cap)
 {
 	struct bd_cat_entry k = { .size = size }, b;
-	size_t i = journal_lower(c, &k), off = c->len, n = 0, next;
+	size_t i = journal_lower(c, &k), n = 0, next = c->len;
+	char buf[4096], why[8];
+	struct cat_win w;
 	int have = 0, d;
-	char why[8];
 
-	if (c->map)
-		off = base_lower(c, &k, &b, &have);
+	win_init(&w, c, buf, sizeof buf);
+	if (c->fd >= 0)
+		base_lower(&w, &k, &b, &next, &have);
 	for (;;) {
 		have = have && b.size == size;
 		if (!have && (i >= c->nj || c->j[i].size != size))
@@ -303,16 +382,13 @@ bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry
 			push(v, cap, n++, &b);
 		else if (!(c->j[i].flags & BD_CAT_GONE))
 			push(v, cap, n++, &c->j[i]);
-		if (d > 0) {
+		if (d >= 0)
 			i++;
+		if (d > 0)
 			continue;
-		}
-		if (d == 0)
-			i++;
 		/* the next good base line (bisection skips bad ones too) */
-		for (have = 0, off = off < c->len ? line_end(c, off) + 1 : off; off < c->len;
-		    off = next)
-			if (base_line(c, off, &b, &next, why, sizeof why) == 0) {
+		for (have = 0; next < c->len && !w.err;)
+			if (base_line(&w, next, &b, &next, why, sizeof why) == 0) {
 				have = 1;
 				break;
 			}
@@ -330,7 +406,8 @@ bd_catalog_each(const struct bd_catalog *c, int (*fn)(void *, const struct bd_ca
 	int have, d, r;
 
 	cat_scan_init(&s, c, 1);
-	have = cat_scan_next(&s, &b);
+	if ((have = cat_scan_next(&s, &b)) < 0)
+		return -1;
 	while (have || i < c->nj) {
 		d = !have ? 1 : i >= c->nj ? -1 : cat_cmp(&b, &c->j[i]);
 		r = 0;
@@ -342,8 +419,8 @@ bd_catalog_each(const struct bd_catalog *c, int (*fn)(void *, const struct bd_ca
 			return r;
 		if (d >= 0)
 			i++;
-		if (d <= 0)
-			have = cat_scan_next(&s, &b);
+		if (d <= 0 && (have = cat_scan_next(&s, &b)) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -364,6 +441,7 @@ bd_catalog_open(const char *path)
 	struct bd_catalog *c = bd_ecalloc(1, sizeof *c);
 	int r, e;
 
+	c->fd = -1;
 	c->path = bd_estrdup(path);
 	c->jpath = suffixed(path, ".journal");
 	if ((r = map(c)) > 0)

@@ -11,7 +11,7 @@ struct bd_catsort;
 
 struct bd_catalog {
 	char *path, *jpath;
-	const char *map;              /* the base, mapped (NULL: empty) */
+	int fd;                       /* the base (-1: none) */
 	size_t len;
 	size_t body;                  /* offset of the first entry */
 	int has_fsid, fsid_new;       /* fsid_new: not yet in the base */
@@ -34,14 +34,28 @@ cat_cmp(const struct bd_cat_entry *a, const struct bd_cat_entry *b)
 	return (a->ino > b->ino) - (a->ino < b->ino);
 }
 
-/* catalog.c: the base, mapped. Maps PATH again (after a merge). */
+/* catalog.c: the base. Opens PATH again (after a merge). */
 int cat_map(struct bd_catalog *c);
 void cat_unmap(struct bd_catalog *c);
 
+/* No line of the catalog is longer (four numbers, two digests). */
+#define BD_CAT_LINE_MAX 256
+
+/* A window of the base, read with pread into BUF. */
+struct cat_win {
+	const struct bd_catalog *c;
+	char *buf;
+	size_t cap, at, n;
+	int err;                      /* errno of a failed read */
+};
+
 /* Reading the base in order from its start, each malformed or
- * out-of-order line reported once (with REPORT) and left out. */
+ * out-of-order line reported once (with REPORT) and left out:
+ * cat_scan_next returns 1, 0 at the end, -1/errno on a read error. */
 struct cat_scan {
 	const struct bd_catalog *c;
+	struct cat_win w;
+	char buf[1 << 16];
 	size_t off;
 	uint64_t lineno;
 	struct bd_cat_entry last;

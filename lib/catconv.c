@@ -21,6 +21,7 @@ read_records(struct bd_catalog *c, struct bd_catsort *s)
 	size_t cap = 0;
 	uint64_t lineno = 0;
 	ssize_t n;
+	int err;
 
 	if (!f)
 		return -1;
@@ -31,6 +32,13 @@ read_records(struct bd_catalog *c, struct bd_catsort *s)
 		if (n == 0)
 			continue;
 		if (bd_record_parse(line, (size_t)n, &r, why, sizeof why) < 0) {
+			/* a file that does not start as a catalog is none: it
+			 * is left as it is (a wrong -C must not wipe it) */
+			if (!c->has_fsid) {
+				bd_pfail(c->path, "line %" PRIu64 ": not a catalog: %s", lineno, why);
+				errno = EPROTO;
+				break;
+			}
 			bd_pfail(c->path, "line %" PRIu64 ": %s", lineno, why);
 			continue;
 		}
@@ -51,14 +59,11 @@ read_records(struct bd_catalog *c, struct bd_catsort *s)
 			e.flags = BD_CAT_DIGEST;
 		catsort_put(s, &e);
 	}
+	err = ferror(f) ? (errno ? errno : EIO) : n > 0 && !c->has_fsid ? EPROTO : 0;
 	free(line);
-	if (ferror(f)) {
-		fclose(f);
-		errno = errno ? errno : EIO;
-		return -1;
-	}
 	fclose(f);
-	return 0;
+	errno = err;
+	return err ? -1 : 0;
 }
 
 /* the sample digests of the catalog's FSID into S (none: fine) */

@@ -189,8 +189,8 @@ next_merged(struct bd_catalog *c, struct sources *s, struct bd_cat_entry *e)
 	if (!m)
 		return 0;
 	*e = *m;
-	if (s->hb && cat_cmp(&s->b, e) == 0)
-		s->hb = cat_scan_next(&s->base, &s->b);
+	if (s->hb && cat_cmp(&s->b, e) == 0 && (s->hb = cat_scan_next(&s->base, &s->b)) < 0)
+		return -1;
 	if (hj && cat_cmp(&c->j[s->j], e) == 0)
 		s->j++;
 	if (s->hbt && cat_cmp(&s->bt, e) == 0 &&
@@ -209,7 +209,8 @@ merge(struct bd_catalog *c, struct bd_catsort *batch, const uint64_t *drop, size
 
 	memset(&s, 0, sizeof s);
 	cat_scan_init(&s.base, c, 1);
-	s.hb = cat_scan_next(&s.base, &s.b);
+	if ((s.hb = cat_scan_next(&s.base, &s.b)) < 0)
+		return -1;
 	if ((s.batch = batch) && (s.hbt = catsort_next(batch, &s.bt)) < 0)
 		return -1;
 	if (bd_atomic_open(&a, c->path) < 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <btrfsutil.h>
 
 #include "bedup.h"
@@ -27,6 +28,23 @@ struct bd_inopaths {
 	uint64_t clock;
 };
 
+/* whether FD is the root directory of subvolume ID (errno EINVAL if
+ * not): what a path from the top level leads to may have been renamed */
+static int
+is_root(int fd, uint64_t id)
+{
+	struct stat st;
+	uint64_t sv;
+
+	if (fstat(fd, &st) < 0 || bd_subvol_fd(fd, &sv) < 0)
+		return 0;
+	if (st.st_ino != 256 || sv != id) {   /* BTRFS_FIRST_FREE_OBJECTID */
+		errno = EINVAL;
+		return 0;
+	}
+	return 1;
+}
+
 struct bd_inopaths *
 bd_inopaths_open(const char *mount)
 {
@@ -34,7 +52,9 @@ bd_inopaths_open(const char *mount)
 	size_t i;
 
 	p->fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (p->fd < 0) {
+	if (p->fd < 0 || !is_root(p->fd, 5)) {
+		if (p->fd >= 0)
+			bd_close_keep(p->fd);
 		free(p);
 		return NULL;
 	}
@@ -96,7 +116,12 @@ subvol(struct bd_inopaths *p, uint64_t id)
 	}
 	fd = *path ? openat(p->fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 	    : dup(p->fd);
-	if (fd < 0) {
+	if (fd < 0 || !is_root(fd, id)) {
+		/* the subvolume exists but is not where its path says */
+		if (fd >= 0 || errno == ENOENT)
+			errno = ENOTDIR;
+		if (fd >= 0)
+			bd_close_keep(fd);
 		free(path);
 		return NULL;
 	}

@@ -327,11 +327,36 @@ bedup-catalog: $C: line 3: FSID is not the first record's"
 	run --separate-stderr bedup-catalog -C "$C" records -m "$MNT" -s "$sv"
 	assert_success
 	assert_equal "$(sort <<<"$output")" "$(record "$D/sv/dir/nested" "$D/sv/new"$'\n'"line" "$D/sv/a"$'\t'"b\\c" | sort)"
+	# a mount of a subvolume, not of the top level, is refused
+	mkdir "$BATS_FILE_TMPDIR/bind"
+	echo "$BATS_FILE_TMPDIR/bind" >>"$BATS_FILE_TMPDIR/.mounts"
+	mount --bind "$D/sv" "$BATS_FILE_TMPDIR/bind"
+	run --separate-stderr bedup-catalog -C "$C" records -m "$BATS_FILE_TMPDIR/bind"
+	umount "$BATS_FILE_TMPDIR/bind"
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "bedup-catalog: $BATS_FILE_TMPDIR/bind: Invalid argument"
 	# another filesystem's catalog is refused
 	printf '1\t5\t256\t1\t-\t-\n' | bedup-catalog -C "$C.other" apply -f $FSID
 	run --separate-stderr bedup-catalog -C "$C.other" records -m "$MNT"
 	assert_failure 2
 	assert_equal "$stderr" "bedup-catalog: $MNT: filesystem $(fsid "$MNT"), the catalog's is $FSID"
+}
+
+@test "bedup-catalog: a file that is not a catalog is left as it is" {
+	printf 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n' >"$C"
+	cp "$C" "$BATS_TEST_TMPDIR/orig"
+	run --separate-stderr bedup-catalog -C "$C" list
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog: expected 7 fields, got 1
+bedup-catalog: $C: Protocol error"
+	cmp "$C" "$BATS_TEST_TMPDIR/orig"
+	echo "# bedup catalog 3 $FSID" >"$C"
+	run --separate-stderr bedup-catalog -C "$C" list
+	assert_failure 2
+	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog of version 2
+bedup-catalog: $C: Protocol error"
 }
 
 @test "bedup-catalog drop: a new base without those subvolumes, the journal merged" {
