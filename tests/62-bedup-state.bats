@@ -608,3 +608,30 @@ opened() {
 	[ "$bytes" -lt 262144 ]
 	[ $(((s1 - s0) * 512)) -lt 1048576 ]
 }
+
+@test "a catalog of bedup 0.1's form is converted on the next run, its digests kept" {
+	local h
+	mkfile "$MNT/a" 1M old
+	copy "$MNT/a" "$MNT/b"
+	mkfile "$MNT/x" 1M other
+	bedup dedup --size-cutoff 1 "$MNT" >/dev/null
+	h=$(xxhsum -H2 "$MNT/a" | cut -d' ' -f1)
+	# the state as bedup 0.1 left it: a record (with its path) per file
+	bedup-catalog -C "$STATE/$FS/catalog" records -m "$MNT" >"$BATS_TEST_TMPDIR/old"
+	assert_equal "$(cut -f2,7 "$BATS_TEST_TMPDIR/old" | sort)" \
+		"$(printf '%s\t%s\n' "$h" "$MNT/a" "$h" "$MNT/b" - "$MNT/x" | sort)"
+	rm -f "$STATE/$FS/catalog.journal"
+	cp "$BATS_TEST_TMPDIR/old" "$STATE/$FS/catalog"
+	# a new copy: a's and b's digests come from the converted catalog,
+	# so neither is opened
+	copy "$MNT/a" "$MNT/c"
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 1048576)"
+	shared "$MNT/a" "$MNT/c"
+	assert_equal "$(head -n 1 "$STATE/$FS/catalog")" "# bedup catalog 2 $FS"
+	catalog_ok "$STATE/$FS/catalog"
+	assert_equal "$(catalog_ids)" "$(tracked "$MNT/a" "$MNT/b" "$MNT/c" "$MNT/x")"
+	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | cut -f5 | grep -c '$h'"
+	assert_output 3
+}
