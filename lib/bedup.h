@@ -358,6 +358,10 @@ int bd_atomic_open(struct bd_atomic *a, const char *path);
 int bd_atomic_commit(struct bd_atomic *a);
 void bd_atomic_abort(struct bd_atomic *a);
 
+/* Syncs the directory holding PATH, so that a rename or a creation in it
+ * is durable. Returns 0, or -1 with errno set. */
+int bd_sync_dir(const char *path);
+
 /* ---- pack.c: FSID and HASH as 16 raw bytes ------------------------ */
 
 /* Packs a valid FSID field (36 characters) into 16 bytes, and back. */

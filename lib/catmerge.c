@@ -129,27 +129,6 @@ bd_catalog_put(struct bd_catalog *c, const struct bd_cat_entry *e)
 	catsort_put(c->batch, &t);
 }
 
-static int
-sync_dir(const char *path)
-{
-	char *dir = bd_estrdup(path), *slash = strrchr(dir, '/');
-	int fd, r;
-
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	bd_close_keep(fd);
-	return r;
-}
-
 /* ---- merging into a new base ---- */
 
 static int
@@ -232,7 +211,7 @@ merge(struct bd_catalog *c, struct bd_catsort *batch, const uint64_t *drop, size
 	 * replays it over the new base, to the same state */
 	if (unlink(c->jpath) < 0 && errno != ENOENT)
 		return -1;
-	if (sync_dir(c->jpath) < 0)
+	if (bd_sync_dir(c->jpath) < 0)
 		return -1;
 	free(c->j);
 	c->j = NULL;
@@ -298,7 +277,7 @@ append(struct bd_catalog *c, struct bd_catsort *batch)
 		goto fail;
 	if (write_batch(f, batch, v, &n) < 0 || (end = ftello(f)) < 0)
 		goto fail;
-	if (fclose(f) == EOF || (fresh && sync_dir(c->jpath) < 0)) {
+	if (fclose(f) == EOF || (fresh && bd_sync_dir(c->jpath) < 0)) {
 		free(v);
 		return -1;
 	}
