@@ -154,6 +154,7 @@ header(struct bd_catalog *c)
 void
 cat_unmap(struct bd_catalog *c)
 {
+	cat_index_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -210,6 +211,8 @@ map(struct bd_catalog *c)
 	int r = map_base(c);
 
 	c->jmax = journal_max(c);
+	if (r == 0)
+		cat_index_reset(c);
 	return r;
 }
 
@@ -267,6 +270,22 @@ cat_scan_next(struct cat_scan *s, struct bd_cat_entry *e)
 }
 
 
+size_t
+cat_line_from(const struct bd_catalog *c, size_t off, struct bd_cat_entry *e)
+{
+	char buf[BD_CAT_LINE_MAX * 2], why[8];
+	struct cat_win w;
+	size_t next;
+
+	win_init(&w, c, buf, sizeof buf);
+	if (off > c->body)
+		off = win_lf(&w, off - 1, c->len) + 1;
+	for (; off < c->len && !w.err; off = next)
+		if (base_line(&w, off, e, &next, why, sizeof why) == 0)
+			return off;
+	return c->len;
+}
+
 /* The offset of the first good line of the base whose key is K's or
  * above (c->len: none), that line in *E and the offset after it in
  * *NEXT, by bisection on byte offsets: LO and HI are line starts, every
@@ -277,10 +296,11 @@ base_lower(struct cat_win *w, const struct bd_cat_entry *k, struct bd_cat_entry 
     size_t *next, int *found)
 {
 	const struct bd_catalog *c = w->c;
-	size_t lo = c->body, hi = c->len, mid, s, s0, lf;
+	size_t lo, hi, mid, s, s0, lf;
 	char why[8];
 
 	*found = 0;
+	cat_index_range(c, k, &lo, &hi);
 	while (lo < hi && !w->err) {
 		/* the rest of the search in one read */
 		if (hi - lo <= w->cap && (lo < w->at || hi > w->at + w->n))
@@ -333,7 +353,7 @@ bd_catalog_find(const struct bd_catalog *c, uint64_t size, uint64_t subvol, uint
 {
 	struct bd_cat_entry k = { .size = size, .subvol = subvol, .ino = ino };
 	size_t i = journal_lower(c, &k), next;
-	char buf[4096];
+	char buf[16384];
 	struct cat_win w;
 	int found;
 
@@ -366,7 +386,7 @@ bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry
 {
 	struct bd_cat_entry k = { .size = size }, b;
 	size_t i = journal_lower(c, &k), n = 0, next = c->len;
-	char buf[4096], why[8];
+	char buf[16384], why[8];
 	struct cat_win w;
 	int have = 0, d;
 

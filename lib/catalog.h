@@ -8,6 +8,7 @@
 #include "bedup.h"
 
 struct bd_catsort;
+struct cat_index;
 
 struct bd_catalog {
 	char *path, *jpath;
@@ -21,6 +22,7 @@ struct bd_catalog {
 	off_t jend;                   /* journal bytes to its last "# commit" */
 	size_t jmax;                  /* entries the journal may hold */
 	struct bd_catsort *batch;     /* puts not yet committed */
+	struct cat_index *idx;        /* the base's sparse index (catindex.c) */
 };
 
 /* The order of the catalog: SIZE, SUBVOL, INO. */
@@ -66,6 +68,19 @@ int cat_scan_next(struct cat_scan *s, struct bd_cat_entry *e);
 
 /* Writes the header line of a base of C's FSID. */
 int cat_header_write(FILE *f, const struct bd_catalog *c);
+
+/* The first good line of the base starting at OFF or after it (OFF need
+ * not be a line start): its offset, its entry in *E; C->len when none. */
+size_t cat_line_from(const struct bd_catalog *c, size_t off, struct bd_cat_entry *e);
+
+/* catindex.c: the sparse index, made empty for the base as mapped now
+ * (reset), freed, and asked for the part of the base a bisection for K
+ * need look at: every good line before *LO is below K, the line at *HI is
+ * not (or *HI is the end). */
+void cat_index_reset(struct bd_catalog *c);
+void cat_index_free(struct bd_catalog *c);
+void cat_index_range(const struct bd_catalog *c, const struct bd_cat_entry *k, size_t *lo,
+    size_t *hi);
 
 /* catmerge.c: the journal read at open (C->jpath). */
 int cat_journal_load(struct bd_catalog *c);
