@@ -32,29 +32,34 @@ ours(const struct run *rn, const struct bd_record *r)
 	return memcmp(fsid, rn->catfsid, 16) == 0;
 }
 
-/* the catalog's entry for R's inode as it is now (same size, the key,
- * and same generation) into *E: 1, or 0 */
-int
-cat_valid(const struct run *rn, const struct bd_record *r, struct bd_cat_entry *e)
+/* the catalog's entry for M's inode as it is now (same size, the key,
+ * and same generation), or NULL: looked up once per member */
+const struct bd_cat_entry *
+member_entry(const struct run *rn, struct member *m)
 {
-	return ours(rn, r) && bd_catalog_find(rn->cat, r->size, r->subvol, r->ino, e) &&
-	    e->gen == r->gen;
+	const struct bd_record *r = &m->r;
+
+	if (m->ce_state == 0)
+		m->ce_state = ours(rn, r) &&
+		    bd_catalog_find(rn->cat, r->size, r->subvol, r->ino, &m->ce) &&
+		    m->ce.gen == r->gen ? 1 : -1;
+	return m->ce_state > 0 ? &m->ce : NULL;
 }
 
 /* what the run knows of R at the end of its group, its DIGEST and
  * SAMPLE (NULL: not known), into the batch when it is news */
 void
-learn_member(const struct run *rn, const struct bd_record *r, const uint8_t *digest,
+learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
     const uint8_t *sample)
 {
-	struct bd_cat_entry old, e;
-	int have;
+	const struct bd_record *r = &m->r;
+	const struct bd_cat_entry *old;
+	struct bd_cat_entry e;
 
 	if (!rn->update || !ours(rn, r) || (!digest && !sample))
 		return;
-	have = cat_valid(rn, r, &old);
-	if (have)
-		e = old;
+	if ((old = member_entry(rn, m)))
+		e = *old;
 	else
 		memset(&e, 0, sizeof e);
 	e.size = r->size;
@@ -69,7 +74,7 @@ learn_member(const struct run *rn, const struct bd_record *r, const uint8_t *dig
 		memcpy(e.sample, sample, 16);
 		e.flags |= BD_CAT_SAMPLE;
 	}
-	if (have && memcmp(&e, &old, sizeof e) == 0)
+	if (old && memcmp(&e, old, sizeof e) == 0)
 		return;
 	bd_catalog_put(rn->cat, &e);
 }

@@ -31,7 +31,7 @@ static size_t
 known_from_catalog(struct job *jb, size_t n)
 {
 	struct member *mem = jb->mem;
-	struct bd_cat_entry e;
+	const struct bd_cat_entry *e;
 	struct unit *u;
 	size_t i, nknown = 0;
 
@@ -39,9 +39,9 @@ known_from_catalog(struct job *jb, size_t n)
 		u = &jb->units[mem[i].unit];
 		if (mem[i].state != ALIVE || u->known)
 			continue;
-		if (cat_valid(jb->run, &mem[i].r, &e) && (e.flags & BD_CAT_DIGEST)) {
+		if ((e = member_entry(jb->run, &mem[i])) && (e->flags & BD_CAT_DIGEST)) {
 			u->known = 1;
-			memcpy(u->digest, e.digest, 16);
+			memcpy(u->digest, e->digest, 16);
 			nknown++;
 		}
 	}
@@ -137,7 +137,7 @@ finish_group(void *run, void *job)
 		const struct unit *u = &units[mem[i].unit];
 
 		if (mem[i].state == ALIVE)
-			learn_member(rn, &mem[i].r, u->known ? u->digest : NULL,
+			learn_member(rn, &mem[i], u->known ? u->digest : NULL,
 			    u->sampled && !u->failed ? u->sample : NULL);
 	}
 	progress_group(pr, jb->g.n, jb->g.r[0].size);

@@ -30,6 +30,8 @@ enum { ALIVE, GONE, DROPPED, LEFT };
 
 struct member {
 	struct bd_record r;
+	struct bd_cat_entry ce;  /* its catalog entry, when CE_STATE is 1 */
+	int ce_state;            /* 0: not looked up yet, 1: valid, -1: none */
 	int state;
 	int replaced;            /* the path names another inode now */
 	char note[128];          /* why it was DROPPED */
@@ -110,8 +112,8 @@ void settle_replaced(struct later *l, const char *found, int verbose);
 
 /* catalog.c */
 void open_catalog(struct run *rn, const char *path, const struct bd_record *first);
-int cat_valid(const struct run *rn, const struct bd_record *r, struct bd_cat_entry *e);
-void learn_member(const struct run *rn, const struct bd_record *r, const uint8_t *digest,
+const struct bd_cat_entry *member_entry(const struct run *rn, struct member *m);
+void learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
     const uint8_t *sample);
 void forget_member(const struct run *rn, const struct bd_record *r);
 void close_catalog(struct run *rn, const char *path);

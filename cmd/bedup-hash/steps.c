@@ -42,15 +42,15 @@ split_by_sample(struct job *jb, size_t nj, char *buf)
 /* takes U's sample from the catalog when one of its members has a
  * valid entry there: all the members of a unit share their data */
 static void
-cached_sample(const struct run *rn, const struct member *mem, struct unit *u)
+cached_sample(const struct run *rn, struct member *mem, struct unit *u)
 {
-	struct bd_cat_entry e;
+	const struct bd_cat_entry *e;
 	size_t i;
 
 	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
-		if (mem[i].state == ALIVE && cat_valid(rn, &mem[i].r, &e) &&
-		    (e.flags & BD_CAT_SAMPLE)) {
-			memcpy(u->sample, e.sample, 16);
+		if (mem[i].state == ALIVE && (e = member_entry(rn, &mem[i])) &&
+		    (e->flags & BD_CAT_SAMPLE)) {
+			memcpy(u->sample, e->sample, 16);
 			u->sampled = 1;
 			return;
 		}
