@@ -732,6 +732,36 @@ pipeline() {
 	assert_equal "$classes" " 4 idle"
 }
 
+@test "catalog: a file that grew since is dropped from its old size quietly, and leaves it" {
+	cat=$BATS_TEST_TMPDIR/catalog
+	mkfile "$D/a" 150000 grew
+	copy "$D/a" "$D/b"
+	sync
+	pipeline "$cat" "$D/a" "$D/b" >/dev/null
+	old=$(bedup-catalog -C "$cat" list | grep -F "$(entry "$D/b" | cut -f1-4)")
+	echo more >>"$D/b"
+	copy "$D/a" "$D/c"
+	sync
+	# this run found b at its new size, and c: the catalog's b, of the
+	# old size, is a stale entry, not a file that changed during the run
+	record "$D/b" "$D/c" >"$BATS_TEST_TMPDIR/found"
+	bedup-group -C "$cat" -m "$MNT" -u "$BATS_TEST_TMPDIR/found" >"$BATS_TEST_TMPDIR/in"
+	assert_equal "$(cut -f7 "$BATS_TEST_TMPDIR/in")" "$(printf '%s\n' "$D/a" "$D/b" "$D/c")"
+	run --separate-stderr bedup-hash -C "$cat" -u -N "$BATS_TEST_TMPDIR/found" "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(hashed "$(digest "$D/a")" "$(record "$D/a" "$D/c")")"
+	run bedup-catalog -C "$cat" list
+	refute_line "$old"
+	assert_line "$(entry "$D/b")"
+	# a member this run found at the record's size that changed since
+	# is still a failure
+	echo more >>"$D/c"
+	run --separate-stderr bedup-hash -N "$BATS_TEST_TMPDIR/found" "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "$stderr" "bedup-hash: $D/c: changed: size is 150005, record says 150000"
+}
+
 @test "catalog: a deleted file is dropped silently and leaves the catalog" {
 	cat=$BATS_TEST_TMPDIR/catalog
 	mkfile "$D/a" 150000 gone

@@ -1,5 +1,6 @@
-/* found.c: members dropped as replaced, told apart at the end of the
- * run by -N FOUND, the records this run's search found changed: one of
+/* found.c: members dropped as replaced or resized, told apart at the
+ * end of the run by -N FOUND, the records this run's search found
+ * changed: one of
  * those that changed between the stages is a failure; a file tracked
  * by an earlier run and replaced since is churn, dropped quietly. FOUND
  * is read once, streaming, and only when some member was replaced: what
@@ -15,6 +16,7 @@ struct replaced {
 	size_t order;            /* in input order */
 	char *path, *note;
 	int found;
+	int resized;             /* not replaced: of another size now */
 };
 
 /* member M, dropped as replaced: decided at the end */
@@ -33,6 +35,7 @@ defer_replaced(struct later *l, const struct member *m)
 	d->gen = m->r.gen;
 	d->size = m->r.size;
 	d->order = l->n++;
+	d->resized = m->resized;
 	d->path = bd_estrdup(m->r.path);
 	d->note = bd_estrdup(m->note);
 }
@@ -78,7 +81,8 @@ settle_replaced(struct later *l, const char *found, int verbose)
 		if (d->found)
 			bd_pfail(d->path, "%s", d->note);
 		else if (verbose)
-			bd_pwarn(d->path, "replaced since the last run, dropped");
+			bd_pwarn(d->path, "%s since the last run, dropped",
+			    d->resized ? "resized" : "replaced");
 		free(d->path);
 		free(d->note);
 	}

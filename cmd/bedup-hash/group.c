@@ -14,15 +14,17 @@ note(const struct run *rn, struct member *m)
 	 * an earlier run (the catalog's, a record taken again): replaced
 	 * since, it is churn (save by rename), dropped quietly. Only what
 	 * changes between the stages of one run is worth a line: FOUND
-	 * tells which at the end. */
-	if (m->state == DROPPED && m->replaced && rn->found) {
+	 * tells which at the end. So for a member of another size now: the
+	 * catalog's entry of a file that grew or shrank since, found this
+	 * run at its new size, is one of the catalog's, not a failure. */
+	if (m->state == DROPPED && (m->replaced || m->resized) && rn->found) {
 		defer_replaced(rn->later, m);
 	} else if (m->state == DROPPED) {
 		bd_pfail(m->r.path, "%s", m->note);
 	}
-	/* gone or replaced: its catalog entry goes (changed size: the
-	 * entry of its new size is group's, once findnew reports it) */
-	if (m->state == GONE || m->replaced)
+	/* gone, replaced or resized: its catalog entry of this size goes
+	 * (the entry of its new size is group's, once findnew reports it) */
+	if (m->state == GONE || m->replaced || m->resized)
 		forget_member(rn, &m->r);
 }
 

@@ -34,6 +34,7 @@ struct member {
 	int ce_state;            /* 0: not looked up yet, 1: valid, -1: none */
 	int state;
 	int replaced;            /* the path names another inode now */
+	int resized;             /* the inode named, of another size now */
 	char note[128];          /* why it was DROPPED */
 	struct stat st;          /* at the first open */
 	int fd;                  /* kept from the first open, or -1 */
