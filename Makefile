@@ -57,7 +57,7 @@ all: $(BINS) $(TESTBINS)
 		echo '$(CC) $(CFLAGS) $(LDFLAGS) $(VERSION)' >$@
 FORCE:
 
-lib/%.o: lib/%.c lib/bedup.h .build-flags
+lib/%.o: lib/%.c $(wildcard lib/*.h) .build-flags
 	$(CC) $(BD_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 lib/libbedup.a: $(LIB_OBJ)

@@ -40,8 +40,8 @@ fail:
 	return -1;
 }
 
-static int
-sync_dir(const char *path)
+int
+bd_sync_dir(const char *path)
 {
 	char *dir = bd_estrdup(path), *slash = strrchr(dir, '/');
 	int fd, r;
@@ -80,7 +80,7 @@ bd_atomic_commit(struct bd_atomic *a)
 	}
 	if (r < 0)
 		unlink(a->tmp);
-	else if (sync_dir(a->path) < 0) {
+	else if (bd_sync_dir(a->path) < 0) {
 		r = -1;
 		e = errno;
 	}

@@ -11,7 +11,9 @@
 /* ---- err.c: messages, exit status, allocation, closing ------------- */
 
 /* Program name for messages, and the exit status so far (0, or 1 once
- * something was skipped or failed). The only global mutable state. */
+ * something was skipped or failed; 2 once a side file the caller asked
+ * for could not be written, bd_counts_end). The only global mutable
+ * state. */
 extern const char *bd_prog;
 extern int bd_status;
 
@@ -250,6 +252,12 @@ int bd_defrag_fd(int fd);
  * snapshot), else 0. Returns 0 or -1/errno. */
 int bd_subvol_readonly_fd(int fd, int *ro);
 
+/* The first path of inode INO of the subvolume whose root directory FD
+ * is (BTRFS_IOC_INO_PATHS, nothing of the file opened), relative to that
+ * root, into BUF (BUFSZ bytes), NUL-terminated. Returns 0, or -1/errno:
+ * ENOENT (no such inode, or no name left), ENAMETOOLONG (BUF too small). */
+int bd_ino_paths_fd(int fd, uint64_t ino, char *buf, size_t bufsz);
+
 /* The same of subvolume ID, asked through FD, any fd on its filesystem
  * (the root tree searched: CAP_SYS_ADMIN), so that no file of it need be
  * opened. Returns 0 or -1/errno (ENOENT: no such subvolume). */
@@ -265,7 +273,8 @@ int bd_open_nofollow(const char *path, int flags);
 /* Reopens PFD, an O_PATH fd, for reading through /proc/self/fd: the very
  * inode PFD holds, whatever has since been renamed over its path.
  * O_RDONLY|O_NOATIME|O_CLOEXEC plus EXTRA, without O_NOATIME where the
- * caller may not set it. Closes PFD. Returns an fd or -1/errno. */
+ * caller may not set it. Closes PFD. Returns an fd or -1/errno. Every
+ * fd it returns counts as a file opened (bd_counts_get). */
 int bd_reopen(int pfd, int extra);
 
 enum bd_open_result {
@@ -348,6 +357,10 @@ struct bd_atomic {
 int bd_atomic_open(struct bd_atomic *a, const char *path);
 int bd_atomic_commit(struct bd_atomic *a);
 void bd_atomic_abort(struct bd_atomic *a);
+
+/* Syncs the directory holding PATH, so that a rename or a creation in it
+ * is durable. Returns 0, or -1 with errno set. */
+int bd_sync_dir(const char *path);
 
 /* ---- pack.c: FSID and HASH as 16 raw bytes ------------------------ */
 
@@ -480,6 +493,114 @@ void bd_samples_close(struct bd_samples *s);
 
 /* Writes E as one line. Returns 0, or -1 on a write error. */
 int bd_sample_write(FILE *f, const struct bd_sample *e);
+
+/* ---- catalog.c (catline.c, catmerge.c, catsort.c, catconv.c): what
+ * earlier runs learnt of each file ------------------------------------ */
+
+/* The catalog of one filesystem: for each tracked inode, keyed by
+ * (SIZE, SUBVOL, INO), its GEN and what is known of its content (the
+ * whole-file digest, a sample digest). Plain text that less(1) reads,
+ * no paths (a path is found from the inode when needed, inopath.c):
+ *	CATALOG		the base: a header line "# bedup catalog 2 FSID",
+ *			then "SIZE TAB SUBVOL TAB INO TAB GEN TAB DIGEST TAB
+ *			SAMPLE", sorted by SIZE, SUBVOL, INO (numbers), DIGEST
+ *			and SAMPLE 32 hex digits or "-"
+ *	CATALOG.journal	changes since the base was written: lines of the
+ *			same form, DIGEST "gone" for an entry removed, in
+ *			batches each ended by a line "# commit"; what
+ *			follows the last "# commit" (a batch cut by a crash)
+ *			is ignored. A later line wins over an earlier one and
+ *			over the base.
+ * A lookup is a bisection of the base (pread, a few KiB a probe: no
+ * memory that grows with it) plus a bisection of the
+ * journal (held sorted in memory, small: it is merged into a new base
+ * once it passes a fraction of it, or a fixed bound). An update appends
+ * one batch (fsync) and merges when due: the new base replaces the old
+ * (bd_atomic), then the journal is emptied; replaying a journal twice
+ * gives the same catalog, so a crash leaves old or new. A catalog of the
+ * old form (one record per line, RECORDS.md) is converted on open, its
+ * digests kept. Files are made mode 0600. */
+#define BD_CAT_DIGEST 1u   /* DIGEST holds the whole-file digest */
+#define BD_CAT_SAMPLE 2u   /* SAMPLE holds the sample digest */
+#define BD_CAT_GONE   4u   /* removed (in a batch, or a journal line) */
+
+struct bd_cat_entry {
+	uint64_t size, subvol, ino, gen;
+	uint8_t digest[16], sample[16];
+	unsigned flags;
+};
+
+struct bd_catalog;
+
+/* Opens the catalog at PATH (missing: empty) and its journal, converting
+ * an old-form catalog. Returns NULL, errno set, on failure (EPROTO: PATH
+ * is no catalog, or of another version; it is left as it is). Malformed
+ * lines are reported (bd_fail, "PATH: line N: ...") and left out: the
+ * journal's at open, the base's when a scan meets them (bd_catalog_each,
+ * a merge, which drops them); lookups step over them silently. */
+struct bd_catalog *bd_catalog_open(const char *path);
+void bd_catalog_close(struct bd_catalog *c);
+
+/* The FSID the catalog is of (bd_fsid_pack form): 0 and FSID filled, or
+ * -1 when it has none yet (empty). bd_catalog_set_fsid gives an empty
+ * catalog its FSID, written with the next batch. */
+int bd_catalog_fsid(const struct bd_catalog *c, uint8_t fsid[16]);
+void bd_catalog_set_fsid(struct bd_catalog *c, const uint8_t fsid[16]);
+
+/* The entry of (SIZE, SUBVOL, INO) into *E: 1, or 0 when there is none
+ * (or it was removed). Safe from several threads at once. */
+int bd_catalog_find(const struct bd_catalog *c, uint64_t size, uint64_t subvol, uint64_t ino,
+    struct bd_cat_entry *e);
+
+/* Every entry of SIZE, sorted by SUBVOL then INO, into *V (grown as
+ * needed, *CAP its room); returns how many. Not thread-safe. */
+size_t bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry **v,
+    size_t *cap);
+
+/* Calls FN for every entry, in order (size, subvol, ino), streaming;
+ * stops and returns FN's value when it is not 0; returns 0, or -1 on a
+ * read error. */
+int bd_catalog_each(const struct bd_catalog *c, int (*fn)(void *, const struct bd_cat_entry *),
+    void *arg);
+
+/* A batch of changes: bd_catalog_put adds (or, with BD_CAT_GONE,
+ * removes) one entry, kept in a temp file, any order; bd_catalog_commit
+ * appends them to the journal as one batch, durably, and merges the
+ * journal into a new base when due (or always, with FORCE, as for a
+ * batch too big to keep in memory). Returns 0, or -1 with errno set
+ * (the catalog on disk stays as it was or has the whole batch). */
+void bd_catalog_put(struct bd_catalog *c, const struct bd_cat_entry *e);
+int bd_catalog_commit(struct bd_catalog *c, int force);
+
+/* A new base without the entries of the subvolumes SUBVOLS[0..N), the
+ * journal merged: returns 0 or -1 (errno). */
+int bd_catalog_drop_subvols(struct bd_catalog *c, const uint64_t *subvols, size_t n);
+
+/* One catalog line (the form above, no LF) into *E: 0, or -1 with WHY
+ * (WHYLEN bytes) saying what is wrong. DIGEST "gone" (BD_CAT_GONE) is
+ * taken only with GONE_OK (a journal's line, a batch); LINE is not
+ * changed. */
+int bd_cat_entry_parse(const char *line, size_t len, struct bd_cat_entry *e, int gone_ok,
+    char *why, size_t whylen);
+
+/* Writes E as one catalog line. Returns 0, or -1 on a write error. */
+int bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e);
+
+/* ---- inopath.c: a path from an inode ------------------------------- */
+
+/* Paths of inodes of one filesystem, mounted at its top level (subvolid
+ * 5) at MOUNT: BTRFS_IOC_INO_PATHS from the subvolume's root directory
+ * (opened once, kept: at most 64), nothing of the file opened. Needs
+ * CAP_SYS_ADMIN. bd_inopaths_open returns NULL with errno, EINVAL when
+ * MOUNT is not the top level of a btrfs. */
+struct bd_inopaths;
+struct bd_inopaths *bd_inopaths_open(const char *mount);
+void bd_inopaths_close(struct bd_inopaths *p);
+
+/* A path of (SUBVOL, INO) under MOUNT, freshly allocated, or NULL with
+ * errno (ENOENT: no such inode, or no name: deleted; ENOTDIR...: the
+ * subvolume is not reachable under MOUNT). */
+char *bd_inopath(struct bd_inopaths *p, uint64_t subvol, uint64_t ino);
 
 /* ---- handle.c: opening an inode by its btrfs file handle ----------- */
 
@@ -677,6 +798,10 @@ void bd_progress_total(struct bd_progress *p, uint64_t files, uint64_t bytes);
  * call at once, then every 0.2 s on a terminal, 5 s as plain lines). */
 void bd_progress_add(struct bd_progress *p, uint64_t files, uint64_t bytes);
 
+/* N bytes as "12.3 MiB" (powers of 1024, "512 B" below 1 KiB) into BUF
+ * (LEN bytes, 16 are enough); returns BUF. */
+const char *bd_human(char *buf, size_t len, double n);
+
 /* The work is over: the line drawn once more, as it ends (a plain line,
  * or on a terminal at once erased, the cursor left at the start of the
  * empty line). Nothing when nothing was drawn. */
@@ -699,6 +824,37 @@ int bd_outcome_write(FILE *f, const char *status, uint64_t bytes, const struct b
  * swapon keeps the file open for writing, so a file a read lease is
  * refused for is asked this before it is called in use. */
 int bd_swapfile_fd(int fd);
+
+/* ---- counts.c: what a run cost: files opened, bytes read ----------- */
+
+/* What a process cost so far. OPENED counts the opens of files for
+ * reading through bd_reopen: each open of a file a record names
+ * (bd_open_record, bedup-findnew -f), a file opened twice counting twice;
+ * not the O_PATH opens before them, nor the input, the output, the
+ * catalog, temp files or directories. READ is the bytes the process, all
+ * its threads, read from storage: /proc/self/io's read_bytes, which counts
+ * what missed the page cache, file data and btrfs metadata alike,
+ * FIDEDUPERANGE's compares included (the kernel reads for them in the
+ * caller's context). */
+struct bd_counts {
+	uint64_t opened;
+	uint64_t read;
+};
+
+/* One more file opened (bd_reopen calls it). Safe from any thread. */
+void bd_count_open(void);
+
+/* The counts so far into C. Returns 0, or -1/errno when /proc/self/io
+ * cannot tell the bytes read (C->read is then 0). Call it after the
+ * threads that did the work have ended. */
+int bd_counts_get(struct bd_counts *c);
+
+/* The end of a stage's run: with VERBOSE, the line "PROG: N files opened,
+ * B bytes (H) read from storage" on stderr; with PATH, the line "PROG N B"
+ * appended to PATH in one write (B "-" when unknown), for a caller that
+ * runs several stages, or one several times, to add up. A failed write
+ * is said and sets bd_status to 2. Call it last, before bd_finish. */
+void bd_counts_end(int verbose, const char *path);
 
 /* ---- tempfile.c: scratch files ------------------------------------- */
 

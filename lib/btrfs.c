@@ -2,6 +2,7 @@
  * function per kernel operation, errno kept for the caller (libbtrfsutil's
  * pattern, and libbtrfsutil itself where it has the call). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -147,6 +148,50 @@ bd_subvol_readonly_fd(int fd, int *ro)
 	if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &a) < 0)
 		return -1;
 	*ro = !!(a.flags & BTRFS_ROOT_SUBVOL_RDONLY);
+	return 0;
+}
+
+int
+bd_ino_paths_fd(int fd, uint64_t ino, char *buf, size_t bufsz)
+{
+	struct btrfs_ioctl_ino_path_args a;
+	struct btrfs_data_container *d;
+	size_t room = 4096 + bufsz, n;
+	const char *p;
+	int e;
+
+	/* the kernel fills a container of offsets (from val[0]) to names */
+	d = bd_emalloc(room);
+	memset(&a, 0, sizeof a);
+	a.inum = ino;
+	a.size = room;
+	a.fspath = (uintptr_t)d;
+	if (ioctl(fd, BTRFS_IOC_INO_PATHS, &a) < 0) {
+		e = errno;
+		free(d);
+		errno = e;
+		return -1;
+	}
+	if (d->elem_cnt == 0) {
+		e = d->elem_missed ? ENAMETOOLONG : ENOENT;
+		free(d);
+		errno = e;
+		return -1;
+	}
+	if (d->val[0] >= room - sizeof *d) {
+		free(d);
+		errno = EIO;
+		return -1;
+	}
+	p = (const char *)d->val + d->val[0];
+	n = strnlen(p, room - sizeof *d - (size_t)d->val[0]);
+	if (n >= bufsz) {
+		free(d);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, p, n + 1);
+	free(d);
 	return 0;
 }
 

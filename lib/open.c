@@ -77,6 +77,8 @@ bd_reopen(int pfd, int extra)
 	if (fd < 0 && errno == EPERM)
 		/* O_NOATIME needs ownership or CAP_FOWNER */
 		fd = open(proc, O_RDONLY | O_CLOEXEC | extra);
+	if (fd >= 0)
+		bd_count_open();
 	bd_close_keep(pfd);
 	return fd;
 }

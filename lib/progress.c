@@ -45,9 +45,8 @@ bd_progress_total(struct bd_progress *p, uint64_t files, uint64_t bytes)
 	p->total_bytes = bytes;
 }
 
-/* N bytes as "12.3 MiB" into BUF */
-static const char *
-human(char *buf, size_t len, double n)
+const char *
+bd_human(char *buf, size_t len, double n)
 {
 	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	size_t i = 0;
@@ -86,12 +85,12 @@ draw(struct bd_progress *p, double t)
 	if (p->total_files)
 		n = snprintf(line, sizeof line, "%s: %s %llu of %llu files, %s of %s", bd_prog,
 		    p->phase, (unsigned long long)p->files, (unsigned long long)p->total_files,
-		    human(a, sizeof a, (double)p->bytes), human(b, sizeof b, (double)p->total_bytes));
+		    bd_human(a, sizeof a, (double)p->bytes), bd_human(b, sizeof b, (double)p->total_bytes));
 	else
 		n = snprintf(line, sizeof line, "%s: %s %llu files, %s", bd_prog, p->phase,
-		    (unsigned long long)p->files, human(a, sizeof a, (double)p->bytes));
+		    (unsigned long long)p->files, bd_human(a, sizeof a, (double)p->bytes));
 	if (n > 0 && (size_t)n < sizeof line)
-		n += snprintf(line + n, sizeof line - (size_t)n, ", %s/s", human(r, sizeof r, rate));
+		n += snprintf(line + n, sizeof line - (size_t)n, ", %s/s", bd_human(r, sizeof r, rate));
 	if (n > 0 && (size_t)n < sizeof line && p->total_files && rate > 0 &&
 	    p->total_bytes >= p->bytes)
 		snprintf(line + n, sizeof line - (size_t)n, ", %s left",

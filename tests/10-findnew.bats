@@ -5,8 +5,9 @@
 
 load helpers
 
-USAGE='usage: bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH...
-       bedup-findnew -f FILE...'
+USAGE='usage: bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t]
+                     [-v] [-i COUNTS] PATH...
+       bedup-findnew [-v] [-i COUNTS] -f FILE...'
 
 setup_file() {
 	requires root btrfs

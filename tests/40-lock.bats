@@ -20,12 +20,12 @@ setup() {
 @test "lock: -h prints usage, a bad option is a usage error" {
 	run --separate-stderr bedup-lock -h
 	assert_success
-	assert_output "usage: bedup-lock [-R] [-s SKIPPED] [-v] [FILE...]"
+	assert_output "usage: bedup-lock [-R] [-s SKIPPED] [-v] [-i COUNTS] [FILE...]"
 	assert_equal "$stderr" ""
 	run --separate-stderr bedup-lock -x
 	assert_failure 2
 	assert_output ""
-	assert_equal "${stderr##*$'\n'}" "usage: bedup-lock [-R] [-s SKIPPED] [-v] [FILE...]"
+	assert_equal "${stderr##*$'\n'}" "usage: bedup-lock [-R] [-s SKIPPED] [-v] [-i COUNTS] [FILE...]"
 }
 
 @test "lock: a group at rest passes unchanged" {
@@ -36,7 +36,8 @@ setup() {
 	run --separate-stderr bedup-lock -v "$D/in"
 	assert_success
 	assert_output "$(cat "$D/in")"
-	assert_equal "$stderr" "bedup-lock: 1 of 1 groups, 3 of 3 files passed"
+	assert_equal "${stderr%$'\n'*}" "bedup-lock: 1 of 1 groups, 3 of 3 files passed"
+	assert_regex "${stderr##*$'\n'}" "$(counts_re bedup-lock 3)"
 }
 
 # skipline STATUS FILE: the line bedup-lock -s writes for FILE
@@ -227,6 +228,7 @@ bedup-lock: $D/d: size changed since the record was made, skipped"
 	kill "$pid"
 	assert_success
 	assert_output "$(sed -n '1,2p' "$D/in")"
-	assert_equal "$stderr" "bedup-lock: $D/y: in use, skipped
+	assert_equal "${stderr%$'\n'*}" "bedup-lock: $D/y: in use, skipped
 bedup-lock: 1 of 2 groups, 2 of 4 files passed"
+	assert_regex "${stderr##*$'\n'}" "$(counts_re bedup-lock 4)"
 }

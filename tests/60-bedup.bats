@@ -120,8 +120,7 @@ usage_error() {
 	assert_output --regexp '^[1-9][0-9]*$'
 	assert_equal "$(cat "$STATE/$FS/cutoff")" 1048576
 	catalog_ok "$STATE/$FS/catalog"
-	assert_equal "$(cut -f7 "$STATE/$FS/catalog" | sort)" \
-		"$(printf "$BEDUP_RUN_DIR/$FS/%s\n" a b d/c x)"
+	assert_equal "$(catalog_ids)" "$(tracked "$MNT/a" "$MNT/b" "$MNT/d/c" "$MNT/x")"
 	run cut -f2- "$STATE/$FS/last"
 	assert_output --regexp $'^2\t6291456\t[0-9]+$'
 	# nothing left to do

@@ -58,8 +58,8 @@ teardown() {
 	shared "$MNT/snap/u1" "$MNT/home/u1" "$MNT/home/c1" "$MNT/home/c3"
 	shared "$MNT/snap/u2" "$MNT/home/u2" "$MNT/home/c2"
 	apart "$MNT/snap/u1" "$MNT/snap/c1"
-	# every file of the size was sampled: the samples file has them all
-	run grep -cE "^2097152	[0-9a-f]{32}	$FS	[0-9]+	[0-9]+	[0-9]+\$" "$STATE/$FS/catalog.samples"
+	# every file of the size was sampled: the catalog has their samples
+	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | grep -cE '^2097152	[0-9]+	[0-9]+	[0-9]+	([0-9a-f]{32}|-)	[0-9a-f]{32}\$'"
 	assert_output 10
 	# the run's second pass found the files it deduplicated into
 	# changed (the dedupe updated their inodes) and their size came back,
@@ -145,7 +145,7 @@ teardown() {
 	assert_equal "$(cut -f7 "$STATE/$FS/changes" | sort)" \
 		"$(printf "$BEDUP_RUN_DIR/$FS/%s\n" a b)"
 	catalog_ok "$STATE/$FS/catalog"
-	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 2
+	assert_equal "$(catalog_ids | wc -l)" 2
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 1 2097152)"
@@ -245,7 +245,7 @@ teardown() {
 	mkfile_nocsum "$MNT/sv/u" 2M u
 	mkfile "$MNT/sv/in/v" 2M v
 	bedup dedup "$MNT" >/dev/null
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 256 257"
+	assert_equal "$(catalog_col 2 '$6 != "-"')" "5 256 257"
 	ls "$STATE/$FS" >"$BATS_TEST_TMPDIR/before"
 	# declining is no error: the answer "n", or no answer at all
 	run --separate-stderr bedup reset "$MNT/sv" <<<"n"
@@ -265,14 +265,14 @@ bedup: $FS: not reset"
 	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256"
 	assert_equal "$stderr" ""
 	[ ! -e "$STATE/$FS/256.gen" ] && [ -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -un | paste -sd' ')" "5 257"
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -un | paste -sd' ')" "5 257"
+	assert_equal "$(catalog_col 2)" "5 257"
+	assert_equal "$(catalog_col 2 '$6 != "-"')" "5 257"
 	run --separate-stderr bedup reset "$MNT/sv" <<<"y"
 	assert_success
 	assert_output "bedup: reset $FS: checkpoints and catalog entries of subvolumes 256 257"
 	[ ! -e "$STATE/$FS/257.gen" ] && [ -e "$STATE/$FS/5.gen" ]
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog" | sort -u)" "5"
-	assert_equal "$(cut -f4 "$STATE/$FS/catalog.samples" | sort -u)" "5"
+	assert_equal "$(catalog_col 2)" "5"
+	assert_equal "$(catalog_col 2 '$6 != "-"')" "5"
 	run --separate-stderr bedup reset -y "$FS"
 	assert_success
 	assert_output "bedup: reset $FS: every checkpoint and the whole catalog"
@@ -290,7 +290,7 @@ run"
 	run --separate-stderr bedup dedup "$MNT"
 	assert_success
 	assert_output --regexp "$(summary_re 1 2097152)"
-	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
+	assert_equal "$(catalog_ids | wc -l)" 6
 }
 
 @test "forget-fs asks, then drops all the state of a filesystem" {
@@ -372,7 +372,7 @@ bedup: $FS: not forgotten"
 	shared "$MNT/a" "$MNT"/a[1-5]
 	assert_equal "$(fingerprint "$MNT")" "$before"
 	catalog_ok "$STATE/$FS/catalog"
-	assert_equal "$(wc -l <"$STATE/$FS/catalog")" 6
+	assert_equal "$(catalog_ids | wc -l)" 6
 }
 
 # kill_when_reading STAGE BYTES: SIGKILL the session of $KPID once its
@@ -506,7 +506,9 @@ state_intact() {
 	assert_success
 	assert_output ""
 	assert_equal "$stderr" ""
-	run awk -F'\t' '$2 != "-" && $7 ~ /\/(v\/a|v\/b|c)$/ { n++ } END { print n + 0 }' "$STATE/$FS/catalog"
+	tracked "$MNT/v/a" "$MNT/v/b" "$MNT/c" >"$BATS_TEST_TMPDIR/want"
+	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | awk -F'\t' '\$5 != \"-\" { print \$2 \"\t\" \$3 }' |
+		grep -cxFf '$BATS_TEST_TMPDIR/want'"
 	assert_output 3
 	# and a change after the run is still found
 	printf x >>"$MNT/v/b"
@@ -514,4 +516,122 @@ state_intact() {
 	run --separate-stderr bedup-findnew -S "$STATE" "$MNT"
 	assert_success
 	assert_output "$(record "$MNT/v/b")"
+}
+
+# opened STAGE: the files STAGE opened in the run whose stderr is in
+# $stderr, from the lines -v ends with; empty when it has no line
+opened() {
+	sed -n "s/^bedup: $FS: $1: \\([0-9]*\\) files opened, [0-9]* bytes (.*) read from storage\$/\\1/p" \
+		<<<"$stderr"
+}
+
+@test "-v ends with each stage's files opened and bytes read, both passes summed" {
+	local s
+	mkfile "$MNT/a" 1M
+	copy "$MNT/a" "$MNT/b"
+	copy "$MNT/a" "$MNT/c"
+	run --separate-stderr bedup dedup -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 2 2097152)"
+	# the last five lines, one per stage, in pipeline order
+	assert_equal "$(tail -n 5 <<<"$stderr" | sed 's/: [0-9]* files opened, .*//')" \
+		"$(for s in findnew group hash lock clone; do echo "bedup: $FS: bedup-$s"; done)"
+	# the search and the grouping open no file; each member was read in
+	# full, once; lock and clone opened each at least once
+	assert_equal "$(opened bedup-findnew)" 0
+	assert_equal "$(opened bedup-group)" 0
+	[ "$(opened bedup-hash)" -ge 3 ]
+	[ "$(opened bedup-lock)" -ge 3 ]
+	[ "$(opened bedup-clone)" -ge 3 ]
+	# without -v nothing of it
+	copy "$MNT/a" "$MNT/d"
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "one more copy of 60 identical files: the rerun opens a few files, not 60" {
+	local i n total
+	mkfile "$MNT/f0" 100000 sixty
+	for i in $(seq 1 59); do copy "$MNT/f0" "$MNT/f$i"; done
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 59 [0-9]+)"
+	[ "$(opened bedup-hash)" -ge 60 ]
+	copy "$MNT/f0" "$MNT/f60"
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 [0-9]+)"
+	shared "$MNT/f0" "$MNT/f60"
+	total=0
+	for i in bedup-hash bedup-lock bedup-clone; do
+		n=$(opened "$i")
+		echo "$i opened $n files"
+		total=$((total + n))
+	done
+	# the new copy and a source of the group, each stage, both passes:
+	# a small constant, whatever the size of the group
+	[ "$total" -le 8 ]
+}
+
+@test "on compress=zstd, a rerun with nothing changed opens no file and reads no data" {
+	local i s dev s0 s1 bytes
+	mount -o remount,compress=zstd:1 "$MNT"
+	# text compresses: the copies are compressed extents, which FIEMAP
+	# cannot tell shared or not
+	mkfile "$BATS_TEST_TMPDIR/seed" 300000 zstd
+	od -An -tx1 -v "$BATS_TEST_TMPDIR/seed" | head -c 1000000 >"$MNT/a"
+	for i in 1 2 3 4; do copy "$MNT/a" "$MNT/c$i"; done
+	sync
+	filefrag -v "$MNT/a" | grep -q encoded
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	shared "$MNT/a" "$MNT/c1" "$MNT/c2" "$MNT/c3" "$MNT/c4"
+	# from a cold cache: the filesystem mounted again
+	umount "$MNT"
+	mount -o loop,compress=zstd:1 "$IMG" "$MNT"
+	dev=$(findmnt -nvo SOURCE "$MNT")
+	s0=$(awk '{ print $3 }' "/sys/block/${dev#/dev/}/stat")
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	s1=$(awk '{ print $3 }' "/sys/block/${dev#/dev/}/stat")
+	echo "$stderr" | tail -n 5
+	echo "loop device: $(((s1 - s0) * 512)) bytes read"
+	assert_success
+	for s in bedup-hash bedup-lock bedup-clone; do
+		assert_equal "$s $(opened "$s")" "$s 0"
+	done
+	assert_line --regexp "$(summary_re 0 0)"
+	# metadata only: the search, the mount; less than the data of one
+	# copy, which is about 450 KiB compressed
+	bytes=$(sed -n 's/^bedup: [^ ]*: bedup-[a-z]*: [0-9]* files opened, \([0-9]*\) bytes .*/\1/p' \
+		<<<"$stderr" | awk '{ s += $1 } END { print s + 0 }')
+	[ "$bytes" -lt 262144 ]
+	[ $(((s1 - s0) * 512)) -lt 1048576 ]
+}
+
+@test "a catalog of bedup 0.1's form is converted on the next run, its digests kept" {
+	local h
+	mkfile "$MNT/a" 1M old
+	copy "$MNT/a" "$MNT/b"
+	mkfile "$MNT/x" 1M other
+	bedup dedup --size-cutoff 1 "$MNT" >/dev/null
+	h=$(xxhsum -H2 "$MNT/a" | cut -d' ' -f1)
+	# the state as bedup 0.1 left it: a record (with its path) per file
+	bedup-catalog -C "$STATE/$FS/catalog" records -m "$MNT" >"$BATS_TEST_TMPDIR/old"
+	assert_equal "$(cut -f2,7 "$BATS_TEST_TMPDIR/old" | sort)" \
+		"$(printf '%s\t%s\n' "$h" "$MNT/a" "$h" "$MNT/b" - "$MNT/x" | sort)"
+	rm -f "$STATE/$FS/catalog.journal"
+	cp "$BATS_TEST_TMPDIR/old" "$STATE/$FS/catalog"
+	# a new copy: a's and b's digests come from the converted catalog,
+	# so neither is opened
+	copy "$MNT/a" "$MNT/c"
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 1048576)"
+	shared "$MNT/a" "$MNT/c"
+	assert_equal "$(head -n 1 "$STATE/$FS/catalog")" "# bedup catalog 2 $FS"
+	catalog_ok "$STATE/$FS/catalog"
+	assert_equal "$(catalog_ids)" "$(tracked "$MNT/a" "$MNT/b" "$MNT/c" "$MNT/x")"
+	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | cut -f5 | grep -c '$h'"
+	assert_output 3
 }

@@ -31,7 +31,7 @@ make_version() {
 	local v p
 	v=$(make_version)
 	[[ $v =~ ^[0-9]+(\.[0-9]+)+$ ]]
-	for p in bedup bedup-findnew bedup-group bedup-hash bedup-lock bedup-clone bedup-json; do
+	for p in bedup bedup-findnew bedup-group bedup-hash bedup-lock bedup-clone bedup-json bedup-catalog; do
 		run --separate-stderr "$p" --version
 		assert_success
 		assert_output "$p $v"
@@ -133,7 +133,7 @@ journal_friendly() {
 	assert_output --regexp "^bedup: $FS: 1 files deduplicated, 2097152 bytes \(2\.0 MiB\) newly shared, [0-9]+ s\$"
 	assert_equal "$stderr" ""
 	journal_friendly "$output"
-	[ -s "$BATS_TEST_TMPDIR/unit-state/$FS/catalog" ]
+	[ -s "$BATS_TEST_TMPDIR/unit-state/$FS/catalog" ] || [ -s "$BATS_TEST_TMPDIR/unit-state/$FS/catalog.journal" ]
 }
 
 # complete WORDS...: what the completion offers for the last word (WORDS

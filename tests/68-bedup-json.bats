@@ -24,10 +24,17 @@ teardown() {
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "${#lines[@]}" 1
+	local js=$output
 	run jq -c --arg fs "$FS" '[.filesystem == $fs, .dry_run, .status, .files, .bytes,
-		(.seconds | type), .differ, .busy, .failed, (.date | test("^20[0-9-]+T[0-9:]+Z$"))]' <<<"$output"
+		(.seconds | type), .differ, .busy, .failed, (.date | test("^20[0-9-]+T[0-9:]+Z$"))]' <<<"$js"
 	assert_success
 	assert_output '[true,false,0,1,2097152,"number",0,0,0,true]'
+	# what each stage cost, in pipeline order: the search and the grouping
+	# open no file, hash opened both copies at least
+	run jq -c '[(.stages | keys_unsorted), [.stages[].files_opened][0:2],
+		(.stages["bedup-hash"].files_opened >= 2), ([.stages[].bytes_read | type] | unique)]' <<<"$js"
+	assert_success
+	assert_output '[["bedup-findnew","bedup-group","bedup-hash","bedup-lock","bedup-clone"],[0,0],true,["number"]]'
 	shared "$MNT/a" "$MNT/b"
 	# the run's figures stay for show --json, its status with them
 	run cut -f2-5 "$STATE/$FS/run"
@@ -57,8 +64,8 @@ teardown() {
 	exec 8>&-
 	assert_failure 1
 	assert_equal "$stderr" "bedup: $FS: another bedup run is working on it, skipped (--no-wait)"
-	run jq -c --arg fs "$FS" '[.filesystem == $fs, .status, .files, .bytes, .seconds]' <<<"$output"
-	assert_output '[true,1,null,null,null]'
+	run jq -c --arg fs "$FS" '[.filesystem == $fs, .status, .files, .bytes, .seconds, .stages]' <<<"$output"
+	assert_output '[true,1,null,null,null,null]'
 }
 
 @test "show --json: names with newlines, quotes, backslashes and bytes not UTF-8" {

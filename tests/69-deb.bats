@@ -63,7 +63,7 @@ source"
 	assert_success
 	local f
 	for f in usr/bin/bedup usr/bin/bedup-findnew usr/bin/bedup-group usr/bin/bedup-hash \
-		usr/bin/bedup-lock usr/bin/bedup-clone usr/bin/bedup-json usr/share/man/man8/bedup.8.gz \
+		usr/bin/bedup-lock usr/bin/bedup-clone usr/bin/bedup-json usr/bin/bedup-catalog usr/share/man/man8/bedup.8.gz \
 		usr/share/man/man7/bedup.7.gz usr/share/man/man1/bedup-hash.1.gz \
 		usr/share/bash-completion/completions/bedup \
 		lib/systemd/system/bedup.service lib/systemd/system/bedup.timer; do
@@ -111,7 +111,7 @@ source"
 	assert_success
 	assert_output --regexp "^bedup: $FS: 1 files deduplicated, 2097152 bytes "
 	assert_equal "$stderr" ""
-	[ -s "/var/lib/bedup/$FS/catalog" ]
+	[ -s "/var/lib/bedup/$FS/catalog" ] || [ -s "/var/lib/bedup/$FS/catalog.journal" ]
 
 	run apt_get purge bedup
 	assert_success

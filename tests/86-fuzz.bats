@@ -13,10 +13,10 @@ args() {
 	case $1 in
 	group)
 		(( f & 1 )) && printf '%s\n' -s 4097
-		(( f & 2 )) && printf '%s\n' -C "$in" ;;
+		(( f & 2 )) && printf '%s\n' -C /nonexistent/bedup-fuzz/catalog -m / ;;
 	hash)
 		printf '%s\n' -p -j $(( f & 1 ? 2 : 1 ))
-		(( f & 2 )) && printf '%s\n' -C "$in" ;;
+		(( f & 2 )) && printf '%s\n' -C /nonexistent/bedup-fuzz/catalog ;;
 	lock)
 		(( f & 1 )) && echo -R
 		(( f & 2 )) && echo -v ;;

@@ -71,9 +71,29 @@ summary_re() {
 		"$FS" "$1" "$2"
 }
 
-# catalog_ok FILE: every line of a catalog is a record of 7 fields.
+# catalog_ok CATALOG: the catalog (with its journal) reads without a
+# complaint, every entry 6 fields.
 catalog_ok() {
-	[ ! -e "$1" ] || ! awk -F'\t' 'NF != 7 || $1 !~ /^[0-9]+$/ { bad = 1 } END { exit !bad }' "$1"
+	local out
+	out=$(bedup-catalog -C "$1" list 2>&1) || { echo "$out" >&2; return 1; }
+	[ -z "$out" ] || ! awk -F'\t' 'NF != 6 || $1 !~ /^[0-9]+$/ { bad = 1 } END { exit !bad }' <<<"$out"
+}
+
+# catalog_ids: SUBVOL TAB INO of each entry of the catalog of $FS, sorted
+catalog_ids() {
+	bedup-catalog -C "$STATE/$FS/catalog" list | cut -f2,3 | sort
+}
+
+# tracked FILE...: SUBVOL TAB INO of each FILE, sorted, as catalog_ids
+tracked() {
+	record "$@" | cut -f4,5 | sort
+}
+
+# catalog_col N [AWK-COND]: field N of the catalog's entries of $FS (where
+# AWK-COND holds), distinct values sorted numerically, on one line
+catalog_col() {
+	bedup-catalog -C "$STATE/$FS/catalog" list |
+		awk -F'\t' "${2:-1} { print \$$1 }" | sort -un | paste -sd' '
 }
 
 # start_killable CMD...: runs CMD in its own session (so that the whole

@@ -221,3 +221,21 @@ cut_ids() {
 	output=$(cut -f1,2,8- <<<"$output")
 	mapfile -t lines <<<"$output"
 }
+
+# entry FILE [DIGEST [SAMPLE]]: the catalog line of FILE (lib/catalog.c:
+# SIZE SUBVOL INO GEN DIGEST SAMPLE), DIGEST and SAMPLE "-" by default.
+entry() {
+	record "$1" | awk -F'\t' -v OFS='\t' -v d="${2:--}" -v s="${3:--}" '{ print $1, $4, $5, $6, d, s }'
+}
+
+# entries CATALOG: its lines, base and journal merged, sorted as text
+# (compare with "entry ... | sort").
+entries() {
+	bedup-catalog -C "$1" list | sort
+}
+
+# counts_re STAGE OPENED: the regexp of the line a stage's -v ends with
+# (OPENED a number or a regexp of one)
+counts_re() {
+	printf '^%s: %s files opened, [0-9]+ bytes \\([0-9.]+ (B|[KMGTP]iB)\\) read from storage$' "$1" "$2"
+}

@@ -11,10 +11,11 @@
 
 #include "bedup.h"
 
-static const char usage[] = "bedup-clone [-n] [-R] [--defrag] [--same-owner] [-v] [FILE...]";
+static const char usage[] = "bedup-clone [-n] [-R] [--defrag] [--same-owner] [-v] [-i COUNTS] [FILE...]";
 
 struct opts {
 	int dry, ro, defrag, same_owner, verbose;
+	const char *counts;
 };
 
 struct totals {
@@ -345,11 +346,12 @@ main(int argc, char **argv)
 
 	bd_init(argv[0]);
 	bd_version(argc, argv);
-	while ((ch = getopt_long(argc, argv, "nRvh", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "nRvi:h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n': o.dry = 1; break;
 		case 'R': o.ro = 1; break;
 		case 'v': o.verbose = 1; break;
+		case 'i': o.counts = optarg; break;
 		case 'D': o.defrag = 1; break;
 		case 'O': o.same_owner = 1; break;
 		case 'h': printf("usage: %s\n", usage); return bd_finish();
@@ -371,5 +373,6 @@ main(int argc, char **argv)
 	bd_input_close(&in);
 	bd_group_free(&g);
 	free(c);
+	bd_counts_end(o.verbose, o.counts);
 	return bd_finish();
 }

@@ -11,8 +11,9 @@
 
 #include "bedup-findnew.h"
 
-#define USAGE "bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t] PATH...\n" \
-	"       bedup-findnew -f FILE..."
+#define USAGE "bedup-findnew [-g GEN | -S STATEDIR [-c FILE | -u]] [-s MINSIZE] [-x] [-0 | -t]\n" \
+	"                     [-v] [-i COUNTS] PATH...\n" \
+	"       bedup-findnew [-v] [-i COUNTS] -f FILE..."
 
 /* files.c: -f, the records of the files named */
 
@@ -239,7 +240,7 @@ main(int argc, char **argv)
 
 	bd_init(argv[0]);
 	bd_version(argc, argv);
-	while ((c = getopt(argc, argv, "g:S:c:us:x0tfh")) != -1) {
+	while ((c = getopt(argc, argv, "g:S:c:us:x0tfvi:h")) != -1) {
 		switch (c) {
 		case 'g':
 			if (bd_parse_u64(optarg, &o.gen) < 0)
@@ -255,6 +256,8 @@ main(int argc, char **argv)
 			break;
 		case 'x': o.nonest = 1; break;
 		case 'f': fflag = 1; break;
+		case 'v': o.verbose = 1; break;
+		case 'i': o.counts = optarg; break;
 		case '0':
 		case 't':
 			if (o.term >= 0)
@@ -273,7 +276,9 @@ main(int argc, char **argv)
 		if (optind == argc || gflag || o.statedir || o.cfile || o.update ||
 		    o.minsize != 1 || o.nonest || o.term >= 0)
 			bd_usage(USAGE);
-		return findnew_files(argc - optind, argv + optind);
+		findnew_files(argc - optind, argv + optind);
+		bd_counts_end(o.verbose, o.counts);
+		return bd_finish();
 	}
 	if (optind == argc || (gflag && o.statedir) || (o.cfile && o.update) ||
 	    ((o.cfile || o.update) && !o.statedir))
@@ -307,5 +312,6 @@ main(int argc, char **argv)
 	if (checkpoint(&ts, &o, cf) < 0)
 		return 2;
 	free_targets(&ts);
+	bd_counts_end(o.verbose, o.counts);
 	return bd_finish();
 }

@@ -25,6 +25,8 @@ struct opts {
 	uint64_t minsize;             /* -s */
 	int nonest;                   /* -x */
 	int term;                     /* -0: '\0', -t: '\n', records: -1 */
+	int verbose;                  /* -v */
+	const char *counts;           /* -i */
 };
 
 /* One subvolume to search. */
@@ -48,6 +50,8 @@ struct dirslot {
 	uint64_t ino;                 /* 0: empty */
 	char *path;
 };
+
+#define DIRCACHE_MAX 65536           /* directories' paths cached, at most */
 
 struct dircache {
 	struct dirslot *s;
@@ -132,7 +136,7 @@ int checkpoint(const struct targets *ts, const struct opts *o, FILE *cf);
 
 /* -f FILE...: writes the record of each of the N FILES, in order; a FILE
  * that is not a regular file on btrfs gets one line on stderr and is left
- * out. Returns the exit status. */
-int findnew_files(int n, char **files);
+ * out (bd_status 1). */
+void findnew_files(int n, char **files);
 
 #endif

@@ -123,6 +123,11 @@ dir_path(struct walk *w, uint64_t dir)
 	char *p;
 	int e;
 
+	/* memory stays flat on any tree: a full cache starts again (the
+	 * walk goes by inode, so a directory's files mostly come together
+	 * and a fresh cache fills with what is near) */
+	if (w->dirs.n >= DIRCACHE_MAX)
+		cache_free(&w->dirs);
 	for (;;) {
 		if (cur == TOP_DIR) {
 			base = "";

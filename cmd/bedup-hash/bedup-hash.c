@@ -2,7 +2,7 @@
  * cheap tests first: files already sharing one layout are one member,
  * a few sampled blocks split groups, only survivors are read in full,
  * and digests the catalog still vouches for are not read again.
- * This file: options, the input loop, the catalog at both ends; hash.h
+ * This file: options, the input loop; hash.h
  * says which file does what. */
 #include <errno.h>
 #include <malloc.h>
@@ -15,24 +15,15 @@
 
 #include "hash.h"
 
-#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [-w] [FILE...]"
+#define USAGE "bedup-hash [-C CATALOG [-u]] [-N FOUND] [-j N] [-p] [-P FD] [-v] [-w] [-i COUNTS] [FILE...]"
 #define MAXJOBS 64
 #define INFLIGHT 4096            /* records in the window; memory, not speed */
 
 struct opts {
-	const char *catalog, *found;
+	const char *catalog, *found, *counts;
 	uint64_t njobs;
 	int update, prio, verbose, work;
 	int progress_fd;         /* where the progress line goes */
-};
-
-/* what a run knows and learns of the files: the catalog, the samples
- * file beside it, and what was learnt of both */
-struct store {
-	struct table cat, smp, learnt, lsmp;
-	char *samples;           /* the samples file's path */
-	uint64_t bad;            /* malformed lines in it */
-	int loaded;
 };
 
 /* returns 1 when -h asked for the usage only */
@@ -43,7 +34,7 @@ options(int argc, char **argv, struct opts *o)
 
 	uint64_t fd;
 
-	while ((c = getopt(argc, argv, "hC:N:uj:pP:vw")) != -1) {
+	while ((c = getopt(argc, argv, "hC:N:uj:pP:vwi:")) != -1) {
 		switch (c) {
 		case 'C':
 			o->catalog = optarg;
@@ -68,6 +59,9 @@ options(int argc, char **argv, struct opts *o)
 			break;
 		case 'v':
 			o->verbose = 1;
+			break;
+		case 'i':
+			o->counts = optarg;
 			break;
 		case 'w':
 			o->work = 1;
@@ -98,34 +92,6 @@ fds_for(rlim_t n)
 		return 0;
 	rl.rlim_cur = n;
 	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
-}
-
-/* digests and samples known; once the first input line is in, so that
- * in a pipeline bedup-group has committed the catalog (the protocol) */
-static void
-store_load(struct store *s, const char *catalog)
-{
-	load_catalog(&s->cat, catalog);
-	s->samples = bd_samples_path(catalog);
-	s->bad = load_samples(&s->smp, s->samples);
-	s->loaded = 1;
-}
-
-/* with -u, at the end: the catalog with what was learnt, and the samples
- * file, written only when something changed */
-static void
-store_update(struct store *s, const char *catalog)
-{
-	int resample;
-
-	/* the freed memory of the window back first, not kept beside what
-	 * was learnt */
-	malloc_trim(0);
-	unspool(&s->learnt);
-	unspool(&s->lsmp);
-	resample = s->loaded && (merge_samples(&s->smp, &s->lsmp, &s->learnt) || s->bad);
-	if (update_catalog(&s->learnt, catalog, resample ? &s->smp : NULL) == 0 && resample)
-		write_samples(&s->smp, s->samples);
 }
 
 /* the filesystems whose dirty data this run wrote out */
@@ -164,10 +130,9 @@ clear_slot(void *slot)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { NULL, NULL, 32, 0, 0, 0, 0, 2 };
-	struct table found = {0};
+	struct opts o = { NULL, NULL, NULL, 32, 0, 0, 0, 0, 2 };
+	struct later later = {0};
 	struct synced sy = {0};
-	struct store s;
 	struct bd_input in;
 	struct pool q;
 	struct progress pr;
@@ -185,21 +150,16 @@ main(int argc, char **argv)
 	if (!o.prio && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
 	    IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) < 0)
 		bd_warn("ioprio_set:");
-	memset(&s, 0, sizeof s);
 	run = (struct run){
 		.pool = &q,
-		.cat = o.catalog ? &s.cat : NULL,
-		.smp = o.catalog ? &s.smp : NULL,
+		.update = o.update,
 		.keep_fds = fds_for(INFLIGHT + KEEP_FDS + 64),
-		.learnt = o.update ? &s.learnt : NULL,
-		.lsmp = o.update ? &s.lsmp : NULL,
-		.found = o.found ? &found : NULL,
+		.found = o.found != NULL,
+		.later = &later,
 		.work = o.work,
 		.verbose = o.verbose,
 		.pr = &pr,
 	};
-	if (o.found)
-		load_found(&found, o.found);
 	/* -j 1 is a plain serial run: no worker, one slot; else room for
 	 * workers to go on past a slow group at the head */
 	pool_start(&q, o.njobs > 1 ? o.njobs : 0, o.njobs > 1 ? 4 * o.njobs : 1, sizeof *jb,
@@ -212,8 +172,8 @@ main(int argc, char **argv)
 		if (bd_group_next(&in, &jb->g) == 0)
 			break;
 		/* before any worker can look at it */
-		if (o.catalog && !s.loaded)
-			store_load(&s, o.catalog);
+		if (o.catalog && !run.cat)
+			open_catalog(&run, o.catalog, &jb->g.r[0]);
 		writeout(&sy, &jb->g.r[0]);
 		pool_push(&q, jb->g.n);
 	}
@@ -221,15 +181,13 @@ main(int argc, char **argv)
 	pool_stop(&q, clear_slot);
 	if (fflush(stdout) == EOF)
 		bd_die("write error:");
-	if (o.update)
-		store_update(&s, o.catalog);
+	/* the memory of the window back first, not kept beside the merge */
+	malloc_trim(0);
+	close_catalog(&run, o.catalog);
 	progress_end(&pr);
-	free(found.e);
+	if (o.found)
+		settle_replaced(&later, o.found, o.verbose);
+	bd_counts_end(o.verbose, o.counts);
 	free(sy.fsid);
-	free(s.cat.e);
-	free(s.learnt.e);
-	free(s.smp.e);
-	free(s.lsmp.e);
-	free(s.samples);
 	return bd_finish();
 }

@@ -13,26 +13,27 @@ note(const struct run *rn, struct member *m)
 	/* with -N, a member this run did not find changed was tracked by
 	 * an earlier run (the catalog's, a record taken again): replaced
 	 * since, it is churn (save by rename), dropped quietly. Only what
-	 * changes between the stages of one run is worth a line. */
-	if (m->state == DROPPED && m->replaced && rn->found &&
-	    !table_valid(rn->found, &m->r)) {
-		if (rn->verbose)
-			bd_pwarn(m->r.path, "replaced since the last run, dropped");
+	 * changes between the stages of one run is worth a line: FOUND
+	 * tells which at the end. So for a member of another size now: the
+	 * catalog's entry of a file that grew or shrank since, found this
+	 * run at its new size, is one of the catalog's, not a failure. */
+	if (m->state == DROPPED && (m->replaced || m->resized) && rn->found) {
+		defer_replaced(rn->later, m);
 	} else if (m->state == DROPPED) {
 		bd_pfail(m->r.path, "%s", m->note);
 	}
-	/* gone or replaced: its catalog record goes (changed size: group
-	 * replaces it once findnew reports it) */
-	if (rn->learnt && (m->state == GONE || m->replaced))
-		learn(rn->learnt, &m->r, NULL, 1);
+	/* gone, replaced or resized: its catalog entry of this size goes
+	 * (the entry of its new size is group's, once findnew reports it) */
+	if (m->state == GONE || m->replaced || m->resized)
+		forget_member(rn, &m->r);
 }
 
 /* units whose digest the catalog vouches for; returns how many */
 static size_t
-known_from_catalog(struct job *jb, const struct table *cat, size_t n)
+known_from_catalog(struct job *jb, size_t n)
 {
 	struct member *mem = jb->mem;
-	struct entry *e;
+	const struct bd_cat_entry *e;
 	struct unit *u;
 	size_t i, nknown = 0;
 
@@ -40,7 +41,7 @@ known_from_catalog(struct job *jb, const struct table *cat, size_t n)
 		u = &jb->units[mem[i].unit];
 		if (mem[i].state != ALIVE || u->known)
 			continue;
-		if ((e = table_valid(cat, &mem[i].r))) {
+		if ((e = member_entry(jb->run, &mem[i])) && (e->flags & BD_CAT_DIGEST)) {
 			u->known = 1;
 			memcpy(u->digest, e->digest, 16);
 			nknown++;
@@ -63,7 +64,7 @@ choose_reads(struct job *jb, size_t n, size_t nu, size_t nknown, char *buf)
 			jb->jobs[nj++] = k;
 	if (nj && (c = match_csums(jb, n, nu, nj, buf)) >= 0)
 		nj = (size_t)c;
-	else if (size >= SAMPLE_MIN && jb->run->smp)
+	else if (size >= SAMPLE_MIN && jb->run->cat)
 		nj = match_samples(jb, nu, nj, buf);
 	else if (size >= SAMPLE_MIN && nknown == 0 && nj >= 2)
 		nj = split_by_sample(jb, nj, buf);
@@ -96,7 +97,7 @@ work_group(void *run, void *job, char *buf)
 	if (alive >= 2)
 		nu = make_units(mem, n, jb->units);
 	if (rn->cat && nu >= 2)
-		nknown = known_from_catalog(jb, rn->cat, n);
+		nknown = known_from_catalog(jb, n);
 	/* one unit: already deduplicated, nothing to read */
 	if (nu >= 2) {
 		nj = choose_reads(jb, n, nu, nknown, buf);
@@ -132,12 +133,15 @@ finish_group(void *run, void *job)
 		write_classes(mem, n, units, nu, rn->work);
 		evict_unmatched(mem, units, jb->jobs, nj);
 	}
-	/* every digest known, matched or not, saves a read next time */
-	for (i = 0; i < n && rn->learnt && nu >= 2; i++)
-		if (mem[i].state == ALIVE && units[mem[i].unit].known)
-			learn(rn->learnt, &mem[i].r, units[mem[i].unit].digest, 0);
-	if (rn->lsmp && nu >= 2)
-		learn_samples(rn->lsmp, rn->smp, mem, n, units);
+	/* every digest and sample known, matched or not, saves a read next
+	 * time */
+	for (i = 0; i < n && nu >= 2; i++) {
+		const struct unit *u = &units[mem[i].unit];
+
+		if (mem[i].state == ALIVE)
+			learn_member(rn, &mem[i], u->known ? u->digest : NULL,
+			    u->sampled && !u->failed ? u->sample : NULL);
+	}
 	progress_group(pr, jb->g.n, jb->g.r[0].size);
 	for (i = 0; i < n; i++) {
 		bd_layout_free(&mem[i].lay);

@@ -1,7 +1,7 @@
 /* hash.h: what the files of bedup-hash share. One file per job:
  *	bedup-hash.c	options, the input loop, the catalog updated at the end
- *	catalog.c	the catalog and the samples file, loaded and written
- *	table.c		tables of inodes: what is known, what a run learns
+ *	catalog.c	what the catalog knows of a member, what a run learns
+ *	found.c		members replaced: churn, or changed during the run (-N)
  *	read.c		one member opened, sampled, read in full
  *	units.c		members into units, units matched and written out
  *	steps.c		the cheap-tests-first steps of one group
@@ -30,8 +30,11 @@ enum { ALIVE, GONE, DROPPED, LEFT };
 
 struct member {
 	struct bd_record r;
+	struct bd_cat_entry ce;  /* its catalog entry, when CE_STATE is 1 */
+	int ce_state;            /* 0: not looked up yet, 1: valid, -1: none */
 	int state;
 	int replaced;            /* the path names another inode now */
+	int resized;             /* the inode named, of another size now */
 	char note[128];          /* why it was DROPPED */
 	struct stat st;          /* at the first open */
 	int fd;                  /* kept from the first open, or -1 */
@@ -62,24 +65,10 @@ struct unit {
 	uint64_t shared;         /* bytes of its data the kernel marks shared */
 };
 
-/* what the catalog (or the samples file) knows, or what this run
- * learnt, of one inode */
-struct entry {
-	struct bd_inode key;     /* first: the table sorts by it */
-	uint64_t gen, size;
-	uint8_t digest[16];      /* or its sample, in a table of samples */
-	int drop;                /* learnt: gone or replaced */
-	int seen;                /* a sample: the catalog has the inode */
-};
-
-/* what a run learns is used only at its end (the catalog and samples
- * updated): it waits in SPOOL, a temp file, so that memory holds the
- * records in flight, not every file hashed */
-struct table {
-	struct entry *e;
+/* members dropped as replaced, until FOUND says which (found.c) */
+struct later {
+	struct replaced *v;
 	size_t n, cap;
-	FILE *spool;
-	size_t nspool;
 };
 
 struct progress {
@@ -92,12 +81,13 @@ struct progress {
  * while workers run) and what finishing a group writes (main thread) */
 struct run {
 	struct pool *pool;
-	const struct table *cat;
-	const struct table *smp; /* samples file, with a catalog */
+	struct bd_catalog *cat;  /* -C, once the first group is in; lookups
+	                          * only, but for the batch of -u */
+	uint8_t catfsid[16];     /* the filesystem the catalog is of */
+	int update;              /* -u: what is learnt goes into the catalog */
 	int keep_fds;            /* enough fds for the records in flight */
-	struct table *learnt;    /* with -u: digests learnt, inodes dropped */
-	struct table *lsmp;      /* with -u: samples learnt */
-	const struct table *found; /* -N: the records this run found changed */
+	int found;               /* -N: replaced members wait in LATER */
+	struct later *later;
 	int work;                /* -w: only the work left for bedup-clone */
 	int verbose;
 	struct progress *pr;
@@ -117,22 +107,17 @@ struct job {
 	int keep_fds;            /* members keep their first open's fd */
 };
 
-/* table.c */
-struct entry *table_new(struct table *t);
-struct entry *table_add(struct table *t, const struct bd_record *r);
-void learn(struct table *t, const struct bd_record *r, const uint8_t *digest, int drop);
-void unspool(struct table *t);
-struct entry *table_find(const struct table *t, const struct bd_record *r);
-struct entry *table_valid(const struct table *t, const struct bd_record *r);
-void table_sort(struct table *t);
+/* found.c */
+void defer_replaced(struct later *l, const struct member *m);
+void settle_replaced(struct later *l, const char *found, int verbose);
 
 /* catalog.c */
-void load_catalog(struct table *t, const char *path);
-void load_found(struct table *t, const char *path);
-int update_catalog(struct table *learnt, const char *path, struct table *keep);
-uint64_t load_samples(struct table *t, const char *path);
-int merge_samples(struct table *smp, struct table *lsmp, struct table *learnt);
-void write_samples(struct table *smp, const char *path);
+void open_catalog(struct run *rn, const char *path, const struct bd_record *first);
+const struct bd_cat_entry *member_entry(const struct run *rn, struct member *m);
+void learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
+    const uint8_t *sample);
+void forget_member(const struct run *rn, const struct bd_record *r);
+void close_catalog(struct run *rn, const char *path);
 
 /* read.c */
 int open_member(struct member *m, struct stat *st);
@@ -158,8 +143,6 @@ void hash_step(void *job, size_t i, char *buf);
 size_t split_by_sample(struct job *jb, size_t nj, char *buf);
 size_t match_samples(struct job *jb, size_t nu, size_t nj, char *buf);
 long match_csums(struct job *jb, size_t n, size_t nu, size_t nj, char *buf);
-void learn_samples(struct table *lsmp, const struct table *smp, const struct member *mem,
-    size_t n, const struct unit *units);
 
 /* group.c: the pool's work and finish */
 void work_group(void *run, void *job, char *buf);

@@ -30,6 +30,7 @@ drop(struct member *m, const char *fmt, ...)
 static void
 size_changed(struct member *m, const struct stat *st)
 {
+	m->resized = 1;
 	drop(m, "changed: size is %jd, record says %" PRIu64, (intmax_t)st->st_size, m->r.size);
 }
 

@@ -39,17 +39,18 @@ split_by_sample(struct job *jb, size_t nj, char *buf)
 	return keep_matched(units, jb->g.n, jobs, k, offsetof(struct unit, sample), jobs, k);
 }
 
-/* takes U's sample from the samples file when one of its members has a
+/* takes U's sample from the catalog when one of its members has a
  * valid entry there: all the members of a unit share their data */
 static void
-cached_sample(const struct member *mem, struct unit *u, const struct table *smp)
+cached_sample(const struct run *rn, struct member *mem, struct unit *u)
 {
-	const struct entry *e;
+	const struct bd_cat_entry *e;
 	size_t i;
 
 	for (i = u->first; i != SIZE_MAX; i = mem[i].next) {
-		if (mem[i].state == ALIVE && (e = table_valid(smp, &mem[i].r))) {
-			memcpy(u->sample, e->digest, 16);
+		if (mem[i].state == ALIVE && (e = member_entry(rn, &mem[i])) &&
+		    (e->flags & BD_CAT_SAMPLE)) {
+			memcpy(u->sample, e->sample, 16);
 			u->sampled = 1;
 			return;
 		}
@@ -86,7 +87,7 @@ sample_unit_step(void *loop, size_t i, char *buf)
  * another unit's, known or not. A known unit is never read in full, and
  * sampled only when a sampled unknown unit may match it; a unit whose
  * sample no other unit has cannot match any. Samples come from the
- * samples file when it has one, else are read. */
+ * catalog when it has them, else are read. */
 size_t
 match_samples(struct job *jb, size_t nu, size_t nj, char *buf)
 {
@@ -97,7 +98,7 @@ match_samples(struct job *jb, size_t nu, size_t nj, char *buf)
 	size_t i, k, nk = 0, ns = 0, nknown = 0, nsampled = 0;
 
 	for (k = 0; k < nu; k++) {
-		cached_sample(jb->mem, &units[k], jb->run->smp);
+		cached_sample(jb->run, jb->mem, &units[k]);
 		nknown += units[k].known;
 	}
 	if (nj + nknown < 2)
@@ -116,28 +117,6 @@ match_samples(struct job *jb, size_t nu, size_t nj, char *buf)
 	free(known);
 	free(sampled);
 	return k;
-}
-
-/* every sample known, read or taken from another member, saves a read
- * next time: those the samples file lacks are learnt */
-void
-learn_samples(struct table *lsmp, const struct table *smp, const struct member *mem, size_t n,
-    const struct unit *units)
-{
-	const struct entry *e;
-	const struct unit *u;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (mem[i].state != ALIVE)
-			continue;
-		u = &units[mem[i].unit];
-		if (!u->sampled || u->failed)
-			continue;
-		e = table_valid(smp, &mem[i].r);
-		if (!e || memcmp(e->digest, u->sample, 16))
-			learn(lsmp, &mem[i].r, u->sample, 0);
-	}
 }
 
 /* One member: still the inode named, and its layout. The subvolume tree

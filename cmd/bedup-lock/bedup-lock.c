@@ -10,7 +10,7 @@
 
 #include "bedup.h"
 
-static const char usage[] = "bedup-lock [-R] [-s SKIPPED] [-v] [FILE...]";
+static const char usage[] = "bedup-lock [-R] [-s SKIPPED] [-v] [-i COUNTS] [FILE...]";
 
 struct member {
 	int keep;
@@ -187,11 +187,12 @@ main(int argc, char **argv)
 	size_t i, cap = 0, n, dests;
 	int c, rflag = 0, vflag = 0;
 	FILE *sk = NULL;
+	const char *counts = NULL;
 	struct skipped before = {0};
 
 	bd_init(argv[0]);
 	bd_version(argc, argv);
-	while ((c = getopt(argc, argv, "Rs:vh")) != -1) {
+	while ((c = getopt(argc, argv, "Rs:vi:h")) != -1) {
 		switch (c) {
 		case 'R': rflag = 1; break;
 		case 's':
@@ -203,6 +204,7 @@ main(int argc, char **argv)
 			skipped_load(&before, sk);
 			break;
 		case 'v': vflag = 1; break;
+		case 'i': counts = optarg; break;
 		case 'h': printf("usage: %s\n", usage); return bd_finish();
 		default: bd_usage(usage);
 		}
@@ -261,5 +263,6 @@ main(int argc, char **argv)
 		bd_warn("write error:");
 		return 2;
 	}
+	bd_counts_end(vflag, counts);
 	return bd_finish();
 }

@@ -1,0 +1,97 @@
+/* group.h: what the files of bedup-group share. One file per job:
+ *	bedup-group.c	options, the input, groups collected and written
+ *	runs.c		records sorted in bounded memory: runs spilled, merged
+ *	catalog.c	the catalog's files of a group's size; the input tracked */
+#ifndef GROUP_H
+#define GROUP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bedup.h"
+
+#define DEFAULT_MEMORY (16u << 20)   /* spilling is cheap: runs stay in the page cache */
+#define MAXRUNS 64           /* more runs than this are merged into one */
+#define CHUNK (1u << 20)     /* path arena chunk */
+
+/* one record, compact: the memory of a run is mostly these. PATH is
+ * decoded and not NUL-terminated; a digest, when HASH is one, is kept in
+ * the 16 bytes right before PATH (most records have none) */
+struct item {
+	uint64_t size, subvol, ino, gen;
+	uint8_t fsid[16];
+	const char *path;
+	uint32_t pathlen;
+	uint8_t hashed;      /* HASH is a digest, not "-" */
+};
+
+/* the digest and path bytes of IT, as stored */
+static inline const char *
+blob(const struct item *it)
+{
+	return it->hashed ? it->path - 16 : it->path;
+}
+
+static inline size_t
+blob_len(const struct item *it)
+{
+	return it->pathlen + (it->hashed ? 16u : 0u);
+}
+
+struct chunk {
+	struct chunk *next;
+	size_t used, size;
+	char data[];
+};
+
+/* a sorted run in a temp file: items, each followed by its path */
+struct run {
+	FILE *f;
+	struct item cur;
+	char *buf;
+	size_t cap;
+	int live;
+};
+
+/* the current (SIZE, FSID) run being collected for output */
+struct pending {
+	struct item *it;
+	size_t n, cap;
+};
+
+struct state {
+	struct item *items;
+	size_t n, cap;
+	struct chunk *chunks;
+	size_t mem, budget;  /* MEM: bytes of paths held */
+	struct run *runs;
+	size_t nruns;
+	uint64_t minsize;
+	const char *catpath, *mount;  /* -C, -m */
+	int update;          /* -u */
+	int verbose;         /* -v */
+	const char *counts;  /* -i */
+	struct bd_catalog *cat;       /* opened at the first group */
+	uint8_t catfsid[16];
+	struct bd_inopaths *paths;    /* under -m, at the first path needed */
+	struct bd_cat_entry *bucket;  /* the catalog's files of one size */
+	size_t bcap;
+	FILE *out;           /* stdout, or a spool until the catalog is committed */
+	struct pending pend;
+};
+
+
+/* runs.c */
+int cmp_item(const struct item *a, const struct item *b);
+int qcmp(const void *a, const void *b);
+const char *store_path(struct state *s, const uint8_t *digest, const char *p, size_t n);
+void free_chunks(struct state *s);
+void merge(struct run *runs, size_t n, void (*emit)(void *, const struct item *), void *arg);
+void spill(struct state *s);
+
+/* catalog.c */
+void open_catalog(struct state *s, const struct item *first);
+void track(struct state *s, const struct item *it);
+void add_catalog(struct state *s);
+
+#endif

@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# bedup-group with a catalog, on real btrfs: the catalog's files of each
+# size the input has, found by lookup, their paths from their inodes; the
+# input tracked, one batch committed before the first output line.
+
+load helpers
+
+setup_file() {
+	requires root btrfs
+	btrfs_mount 256M
+	btrfs_mount 256M b
+}
+
+teardown_file() {
+	btrfs_unmount
+}
+
+setup() {
+	D=$MNT/$BATS_TEST_NUMBER
+	mkdir -p "$D"
+	cat=$BATS_TEST_TMPDIR/catalog
+}
+
+H=0123456789abcdef0123456789abcdef
+G=fedcba9876543210fedcba9876543210
+
+# group ARG...: bedup-group with the test's catalog, paths under $MNT
+group() {
+	bedup-group -C "$cat" -m "$MNT" "$@"
+}
+
+@test "catalog: missing is empty; -u tracks every input record" {
+	mkfile "$D/one" 9000 x
+	mkfile "$D/two" 9000 y
+	mkfile "$D/single" 5000 z
+	record "$D/one" "$D/two" "$D/single" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr group -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(record "$D/one" "$D/two")"
+	assert_equal "$(entries "$cat")" "$( { entry "$D/one"; entry "$D/two"; entry "$D/single"; } | sort)"
+	# no path in it, and only root reads it
+	run grep -c "$D" "$cat" "$cat.journal"
+	refute_output --regexp ':[1-9]'
+	for f in "$cat" "$cat.journal"; do
+		[ ! -e "$f" ] || assert_equal "$(stat -c '%a %u' "$f")" "600 0"
+	done
+}
+
+@test "catalog: output is every group with a changed file, with the catalog's members under their names now" {
+	for f in 9a 9b 9c; do mkfile "$D/old$f" 9000 "$f"; done
+	mkfile "$D/old7" 7000 s
+	mkfile "$D/old5a" 5000 a
+	mkfile "$D/old5b" 5000 b
+	mkfile "$D/old3" 3000 t
+	record "$D"/old* | group -u >/dev/null
+	# old9a and old9c hashed since
+	{ entry "$D/old9a" "$H"; entry "$D/old9c" "$H"; } | bedup-catalog -C "$cat" apply
+	# old7 renamed: its inode keeps its entry, found under its new name;
+	# new7 is new, old9b changed (same size), old3 grew
+	mv "$D/old7" "$D/renamed7"
+	mkfile "$D/new7" 7000 n
+	echo >>"$D/old9b"
+	truncate -s 9000 "$D/old9b"
+	echo more >>"$D/old3"
+	record "$D/new7" "$D/old9b" "$D/old3" >"$BATS_TEST_TMPDIR/in"
+	before=$(entries "$cat")
+	run --separate-stderr group "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(record "$D/old9a" "$D/old9b" "$D/old9c"; record "$D/renamed7" "$D/new7" |
+		sort -t"$(printf '\t')" -k5,5n)"
+	# without -u the catalog is as it was
+	assert_equal "$(entries "$cat")" "$before"
+	run --separate-stderr group -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	# changed files replaced, with no digest; the others kept theirs.
+	# old3's entry at its old size stays until that size is looked up.
+	old3=$(printf '3000\t%s' "$(entry "$D/old3" | cut -f2-)")
+	assert_equal "$(entries "$cat")" "$( {
+		entry "$D/old9a" "$H"; entry "$D/old9b"; entry "$D/old9c" "$H"
+		entry "$D/renamed7"; entry "$D/new7"; entry "$D/old5a"; entry "$D/old5b"
+		entry "$D/old3"; echo "$old3"; } | sort)"
+}
+
+@test "catalog: a digest fed back enters the catalog and keeps the sample; output HASH stays -" {
+	mkfile "$D/a" 9000 a
+	mkfile "$D/b" 9000 b
+	record "$D/a" "$D/b" | group -u >/dev/null
+	{ entry "$D/a" "$H" "$G"; entry "$D/b" "$H" "$G"; } | bedup-catalog -C "$cat" apply
+	mkfile "$D/c" 9000 c
+	# b fed back with the digest bedup-hash gave it; c is new
+	{ record "$D/b" | awk -F'\t' -v OFS='\t' -v g="$G" '{ $2 = g; print }'; record "$D/c"; } \
+		>"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr group -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(record "$D/a" "$D/b" "$D/c")"
+	assert_equal "$(entries "$cat")" "$( { entry "$D/a" "$H" "$G"; entry "$D/b" "$G" "$G"; entry "$D/c"; } | sort)"
+}
+
+@test "catalog -u: committed before the first output line" {
+	mkfile "$D/old" 9000 a
+	record "$D/old" | group -u >/dev/null
+	mkfile "$D/new" 9000 b
+	record "$D/new" >"$BATS_TEST_TMPDIR/in"
+	# the reader lists the catalog as soon as it sees the first line
+	run --separate-stderr sh -c 'bedup-group -C "$1" -m "$3" -u "$2" |
+		{ read -r line; bedup-catalog -C "$1" list | sort >"$1.seen"; echo "$line"; cat; }' \
+		sh "$cat" "$BATS_TEST_TMPDIR/in" "$MNT"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(record "$D/old" "$D/new")"
+	assert_equal "$(cat "$cat.seen")" "$( { entry "$D/old"; entry "$D/new"; } | sort)"
+	run find "$BATS_TEST_TMPDIR" -name 'catalog*.tmp.*'
+	assert_output ""
+}
+
+@test "catalog: a deleted member is left out, and with -u leaves the catalog" {
+	mkfile "$D/a" 9000 a
+	mkfile "$D/gone" 9000 g
+	record "$D/a" "$D/gone" | group -u >/dev/null
+	gone=$(entry "$D/gone")
+	rm "$D/gone"
+	mkfile "$D/new" 9000 n
+	sync
+	record "$D/new" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr group "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(record "$D/a" "$D/new")"
+	run bedup-catalog -C "$cat" list
+	assert_line "$gone"
+	run --separate-stderr group -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$output" "$(record "$D/a" "$D/new")"
+	assert_equal "$(entries "$cat")" "$( { entry "$D/a"; entry "$D/new"; } | sort)"
+}
+
+@test "catalog: no changed file leaves the catalog unopened, as it was" {
+	mkfile "$D/a" 9000 a
+	mkfile "$D/b" 9000 b
+	record "$D/a" "$D/b" | group -u >/dev/null
+	ls -li --full-time "$cat"* >"$BATS_TEST_TMPDIR/before"
+	run --separate-stderr strace -f -e trace=openat -o "$BATS_TEST_TMPDIR/strace" \
+		bedup-group -C "$cat" -m "$MNT" -u </dev/null
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	run grep -c "$cat" "$BATS_TEST_TMPDIR/strace"
+	assert_output 0
+	assert_equal "$(ls -li --full-time "$cat"*)" "$(cat "$BATS_TEST_TMPDIR/before")"
+}
+
+@test "catalog: -C needs -m, and -m needs -C" {
+	run --separate-stderr bedup-group -C "$cat" -u </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "usage: bedup-group [-s MINSIZE] [-C CATALOG -m MOUNT [-u]] [-v] [-i COUNTS] [FILE...]"
+	run --separate-stderr bedup-group -m "$MNT" </dev/null
+	assert_failure 2
+}
+
+@test "catalog: records of another filesystem are grouped, not tracked" {
+	mkfile "$D/a" 9000 a
+	mkfile "$D/b" 9000 b
+	record "$D/a" | group -u >/dev/null
+	mkfile "$MNT_b/x" 9000 x
+	mkfile "$MNT_b/y" 9000 y
+	record "$D/b" "$MNT_b/x" "$MNT_b/y" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr group -u "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_line "$(record "$D/a")"
+	assert_line "$(record "$MNT_b/x")"
+	assert_equal "${#lines[@]}" 4
+	assert_equal "$(entries "$cat")" "$( { entry "$D/a"; entry "$D/b"; } | sort)"
+}
