@@ -416,35 +416,6 @@ bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry
 	return n;
 }
 
-int
-bd_catalog_each(const struct bd_catalog *c, int (*fn)(void *, const struct bd_cat_entry *),
-    void *arg)
-{
-	struct cat_scan s;
-	struct bd_cat_entry b;
-	size_t i = 0;
-	int have, d, r;
-
-	cat_scan_init(&s, c, 1);
-	if ((have = cat_scan_next(&s, &b)) < 0)
-		return -1;
-	while (have || i < c->nj) {
-		d = !have ? 1 : i >= c->nj ? -1 : cat_cmp(&b, &c->j[i]);
-		r = 0;
-		if (d < 0)
-			r = fn(arg, &b);
-		else if (!(c->j[i].flags & BD_CAT_GONE))
-			r = fn(arg, &c->j[i]);
-		if (r)
-			return r;
-		if (d >= 0)
-			i++;
-		if (d <= 0 && (have = cat_scan_next(&s, &b)) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static char *
 suffixed(const char *path, const char *suffix)
 {

@@ -2,7 +2,8 @@
  * one batch at a time), and the merge of base, journal and batch into a
  * new base. Entries are absolute states and the later wins, so that a
  * journal replayed over a base it was already merged into changes
- * nothing: a crash anywhere leaves the old catalog or the new one. */
+ * nothing: a crash anywhere leaves the old catalog or the new one. And
+ * reading base and journal merged, in order (bd_catalog_each). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -327,4 +328,34 @@ int
 bd_catalog_drop_subvols(struct bd_catalog *c, const uint64_t *subvols, size_t n)
 {
 	return merge(c, NULL, subvols, n);
+}
+
+/* the base and the journal merged, in order, for each entry (bedup.h) */
+int
+bd_catalog_each(const struct bd_catalog *c, int (*fn)(void *, const struct bd_cat_entry *),
+    void *arg)
+{
+	struct cat_scan s;
+	struct bd_cat_entry b;
+	size_t i = 0;
+	int have, d, r;
+
+	cat_scan_init(&s, c, 1);
+	if ((have = cat_scan_next(&s, &b)) < 0)
+		return -1;
+	while (have || i < c->nj) {
+		d = !have ? 1 : i >= c->nj ? -1 : cat_cmp(&b, &c->j[i]);
+		r = 0;
+		if (d < 0)
+			r = fn(arg, &b);
+		else if (!(c->j[i].flags & BD_CAT_GONE))
+			r = fn(arg, &c->j[i]);
+		if (r)
+			return r;
+		if (d >= 0)
+			i++;
+		if (d <= 0 && (have = cat_scan_next(&s, &b)) < 0)
+			return -1;
+	}
+	return 0;
 }

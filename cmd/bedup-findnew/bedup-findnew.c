@@ -227,6 +227,45 @@ out:
 	free(w.buf);
 }
 
+/* the options into O; -g and -f into *GFLAG and *FFLAG */
+static void
+options(int argc, char **argv, struct opts *o, int *gflag, int *fflag)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "g:S:c:us:x0tfvi:h")) != -1) {
+		switch (c) {
+		case 'g':
+			if (bd_parse_u64(optarg, &o->gen) < 0)
+				bd_usage(USAGE);
+			*gflag = 1;
+			break;
+		case 'S': o->statedir = optarg; break;
+		case 'c': o->cfile = optarg; break;
+		case 'u': o->update = 1; break;
+		case 's':
+			if (bd_parse_size(optarg, &o->minsize) < 0)
+				bd_usage(USAGE);
+			break;
+		case 'x': o->nonest = 1; break;
+		case 'f': *fflag = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'i': o->counts = optarg; break;
+		case '0':
+		case 't':
+			if (o->term >= 0)
+				bd_usage(USAGE);
+			o->term = c == '0' ? '\0' : '\n';
+			break;
+		case 'h':
+			printf("usage: %s\n", USAGE);
+			exit(bd_finish());
+		default:
+			bd_usage(USAGE);
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -235,42 +274,12 @@ main(int argc, char **argv)
 	struct bd_search big;
 	struct ahead *ah;
 	FILE *cf = NULL;
-	int c, gflag = 0, fflag = 0, bad = 0, i;
+	int gflag = 0, fflag = 0, bad = 0, i;
 	size_t j;
 
 	bd_init(argv[0]);
 	bd_version(argc, argv);
-	while ((c = getopt(argc, argv, "g:S:c:us:x0tfvi:h")) != -1) {
-		switch (c) {
-		case 'g':
-			if (bd_parse_u64(optarg, &o.gen) < 0)
-				bd_usage(USAGE);
-			gflag = 1;
-			break;
-		case 'S': o.statedir = optarg; break;
-		case 'c': o.cfile = optarg; break;
-		case 'u': o.update = 1; break;
-		case 's':
-			if (bd_parse_size(optarg, &o.minsize) < 0)
-				bd_usage(USAGE);
-			break;
-		case 'x': o.nonest = 1; break;
-		case 'f': fflag = 1; break;
-		case 'v': o.verbose = 1; break;
-		case 'i': o.counts = optarg; break;
-		case '0':
-		case 't':
-			if (o.term >= 0)
-				bd_usage(USAGE);
-			o.term = c == '0' ? '\0' : '\n';
-			break;
-		case 'h':
-			printf("usage: %s\n", USAGE);
-			return bd_finish();
-		default:
-			bd_usage(USAGE);
-		}
-	}
+	options(argc, argv, &o, &gflag, &fflag);
 	if (fflag) {
 		/* -f stands alone: nothing searched, no checkpoint */
 		if (optind == argc || gflag || o.statedir || o.cfile || o.update ||

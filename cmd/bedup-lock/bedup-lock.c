@@ -176,6 +176,38 @@ one_kind(const struct bd_group *g, struct member *m, FILE *sk)
 	}
 }
 
+/* G's members kept (M[i].keep) out, when they make a group: a second
+ * member, and one that may change; the members of one that has not are
+ * left, until one of the group changes, as the others are (an "alone"
+ * line in SK). Returns 1 when the group went out, counting its members
+ * into *PASSED. */
+static int
+pass_group(const struct bd_group *g, const struct member *m, int rflag, FILE *sk,
+    uint64_t *passed)
+{
+	size_t i, n = 0, dests = 0;
+
+	for (i = 0; i < g->n; i++) {
+		n += m[i].keep;
+		dests += m[i].keep && (!m[i].ro || rflag);
+	}
+	if (n < 2 || dests == 0) {
+		for (i = 0; sk && i < g->n; i++)
+			if (m[i].keep && bd_outcome_write(sk, "alone", g->r[i].size, NULL,
+			    &g->r[i]) < 0)
+				bd_die("write error:");
+		return 0;
+	}
+	for (i = 0; i < g->n; i++) {
+		if (!m[i].keep)
+			continue;
+		(*passed)++;
+		if (bd_record_write(stdout, &g->r[i]) < 0)
+			bd_die("write error:");
+	}
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -184,7 +216,7 @@ main(int argc, char **argv)
 	struct member *m = NULL;
 	char *seen = NULL;
 	uint64_t groups = 0, kept = 0, files = 0, passed = 0;
-	size_t i, cap = 0, n, dests;
+	size_t i, cap = 0;
 	int c, rflag = 0, vflag = 0;
 	FILE *sk = NULL;
 	const char *counts = NULL;
@@ -228,28 +260,7 @@ main(int argc, char **argv)
 			m[i].keep = check(&g.r[i], &m[i], sk);
 		}
 		one_kind(&g, m, sk);
-		for (i = n = dests = 0; i < g.n; i++) {
-			n += m[i].keep;
-			dests += m[i].keep && (!m[i].ro || rflag);
-		}
-		/* a group needs a second member, and one that may change; the
-		 * members of one that has not are left, until one of the group
-		 * changes, as the others are */
-		if (n < 2 || dests == 0) {
-			for (i = 0; sk && i < g.n; i++)
-				if (m[i].keep && bd_outcome_write(sk, "alone", g.r[i].size, NULL,
-				    &g.r[i]) < 0)
-					bd_die("write error:");
-			continue;
-		}
-		kept++;
-		for (i = 0; i < g.n; i++) {
-			if (!m[i].keep)
-				continue;
-			passed++;
-			if (bd_record_write(stdout, &g.r[i]) < 0)
-				bd_die("write error:");
-		}
+		kept += pass_group(&g, m, rflag, sk, &passed);
 	}
 	if (vflag)
 		bd_warn("%" PRIu64 " of %" PRIu64 " groups, %" PRIu64 " of %" PRIu64
