@@ -11,17 +11,16 @@
 #include "bedup.h"
 
 /* Feeds XS the checksums of the sectors [P, P + LEN) of the filesystem's
- * address space, in order, read into S. Returns 1, 0 if some are missing
- * (nodatasum, or the data moved since the map was read), -1/errno. */
+ * address space, in order, read into S by one search of the keys from
+ * FROM on. Returns 1, 0 if some are missing (nodatasum, or the data moved
+ * since the map was read), 2 when no item from FROM on covers P (nothing
+ * fed: an item starting before FROM may), -1/errno. */
 static int
-feed(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, struct bd_search *s,
-    XXH3_state_t *xs)
+feed_from(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, uint64_t from,
+    struct bd_search *s, XXH3_state_t *xs)
 {
 	struct bd_search_item it;
-	/* an item holds at most a leaf of checksums: one covering P starts
-	 * at most this far before it */
-	uint64_t reach = (uint64_t)c->nodesize / c->csum_size * c->sectorsize;
-	uint64_t next = p, end = p + len, from = p > reach ? p - reach : 0;
+	uint64_t next = p, end = p + len;
 	uint64_t start, stop, skip, take;
 	int n, got;
 
@@ -29,14 +28,16 @@ feed(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, struct bd_sea
 	    (struct bd_key){ BTRFS_EXTENT_CSUM_OBJECTID, BTRFS_EXTENT_CSUM_KEY, from },
 	    (struct bd_key){ BTRFS_EXTENT_CSUM_OBJECTID, BTRFS_EXTENT_CSUM_KEY, end - 1 }, 0);
 	while (next < end) {
-		if ((n = bd_search_run(fd, s, UINT32_MAX)) <= 0)
-			return n < 0 && errno != EOVERFLOW ? -1 : 0;
+		if ((n = bd_search_run(fd, s, UINT32_MAX)) < 0)
+			return errno != EOVERFLOW ? -1 : 0;
+		if (n == 0)
+			return next == p ? 2 : 0;
 		for (got = 0; bd_search_next(s, &it); got = 1) {
 			start = it.offset;
 			stop = start + it.len / c->csum_size * c->sectorsize;
 			if (stop > next && next < end) {
 				if (start > next)
-					return 0;          /* a sector without one */
+					return next == p ? 2 : 0;   /* a sector without one */
 				skip = (next - start) / c->sectorsize;
 				take = ((stop < end ? stop : end) - next) / c->sectorsize;
 				XXH3_128bits_update(xs, it.data + skip * c->csum_size,
@@ -45,9 +46,35 @@ feed(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, struct bd_sea
 			}
 		}
 		if (!got || bd_search_after(s, &it) < 0)
-			return 0;
+			return next == p ? 2 : 0;
 	}
 	return 1;
+}
+
+/* Feeds XS the checksums of the sectors [P, P + LEN). The item covering P
+ * may start up to a leaf of checksums before it, and a search returns
+ * every item from where it starts: where files were written one by one,
+ * that is hundreds of small items. So the search starts at P, then
+ * further back only while no item covers P. Returns as feed_from, but 2
+ * is 0. */
+static int
+feed(int fd, const struct bd_csum_fs *c, uint64_t p, uint64_t len, struct bd_search *s,
+    XXH3_state_t *xs)
+{
+	uint64_t reach = (uint64_t)c->nodesize / c->csum_size * c->sectorsize;
+	uint64_t back = 0;
+	int r;
+
+	for (;;) {
+		if (back > reach)
+			back = reach;
+		r = feed_from(fd, c, p, len, p > back ? p - back : 0, s, xs);
+		if (r != 2)
+			return r;
+		if (back >= reach || back >= p)
+			return 0;
+		back = back ? back * 16 : 64 * (uint64_t)c->sectorsize;
+	}
 }
 
 int
