@@ -499,12 +499,15 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
 
 /* The catalog of one filesystem: for each tracked inode, keyed by
  * (SIZE, SUBVOL, INO), its GEN and what is known of its content (the
- * whole-file digest, a sample digest). Plain text that less(1) reads,
- * no paths (a path is found from the inode when needed, inopath.c):
- *	CATALOG		the base: a header line "# bedup catalog 2 FSID",
+ * whole-file digest, a sample digest, the checksum key). Plain text
+ * that less(1) reads, no paths (a path is found from the inode when
+ * needed, inopath.c):
+ *	CATALOG		the base: a header line "# bedup catalog 3 FSID",
  *			then "SIZE TAB SUBVOL TAB INO TAB GEN TAB DIGEST TAB
- *			SAMPLE", sorted by SIZE, SUBVOL, INO (numbers), DIGEST
- *			and SAMPLE 32 hex digits or "-"
+ *			SAMPLE [TAB KEY]", sorted by SIZE, SUBVOL, INO
+ *			(numbers), DIGEST and SAMPLE 32 hex digits or "-",
+ *			KEY 16 hex digits, only when known (version 2, read
+ *			too, never has it)
  *	CATALOG.journal	changes since the base was written: lines of the
  *			same form, DIGEST "gone" for an entry removed, in
  *			batches each ended by a line "# commit"; what
@@ -523,10 +526,12 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
 #define BD_CAT_DIGEST 1u   /* DIGEST holds the whole-file digest */
 #define BD_CAT_SAMPLE 2u   /* SAMPLE holds the sample digest */
 #define BD_CAT_GONE   4u   /* removed (in a batch, or a journal line) */
+#define BD_CAT_KEY    8u   /* KEY holds the checksum key (bd_csum_key) */
 
 struct bd_cat_entry {
 	uint64_t size, subvol, ino, gen;
 	uint8_t digest[16], sample[16];
+	uint8_t key[8];
 	unsigned flags;
 };
 
@@ -638,6 +643,17 @@ struct bd_layout;
  * -1/errno. */
 int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_layout *l, uint64_t size,
     void *buf, size_t bufsz, uint8_t out[16]);
+
+/* The checksum key of the inode R names (SUBVOL, INO, of R's generation
+ * and size; R's path is not used) into KEY: the first 8 bytes of its
+ * checksum digest, read through FD, any fd on R's filesystem, from the
+ * trees, nothing of the file opened (bd_layout_get, bd_csum_digest, with
+ * BUF and BUFSZ as there). C, zeroed before the first call, is filled
+ * then (one C per filesystem). Files whose keys differ hold different
+ * bytes. Returns 1, 0 when it has none (no such inode now, or no
+ * checksums of its bytes: see bd_csum_digest), or -1/errno. */
+int bd_csum_key(int fd, const struct bd_record *r, struct bd_csum_fs *c, void *buf,
+    size_t bufsz, uint8_t key[8]);
 
 /* ---- search.c: reading btrfs trees (TREE_SEARCH_V2) ---------------- */
 

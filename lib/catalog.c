@@ -12,6 +12,7 @@
 #include "catalog.h"
 
 #define HEADER "# bedup catalog "
+#define VERSION "3 "     /* written; "2 " (no KEY field) is read too */
 #define VERSION_2 "2 "
 
 int
@@ -21,7 +22,7 @@ cat_header_write(FILE *f, const struct bd_catalog *c)
 
 	if (c->has_fsid)
 		bd_fsid_unpack(c->fsid, fsid);
-	return fprintf(f, HEADER VERSION_2 "%s\n", fsid) < 0 ? -1 : 0;
+	return fprintf(f, HEADER VERSION "%s\n", fsid) < 0 ? -1 : 0;
 }
 
 /* The base is read with pread(2) through a window of it (a caller's
@@ -112,7 +113,7 @@ base_line(struct cat_win *w, size_t off, struct bd_cat_entry *e, size_t *next, c
 	return bd_cat_entry_parse(p, len, e, 0, why, whylen);
 }
 
-/* the header: "# bedup catalog 2 FSID"; the rest of the base is read as
+/* the header: "# bedup catalog 3 FSID" (or 2); the rest of the base is read as
  * entries whatever it holds, so a bad FSID only loses the FSID */
 static int
 header(struct bd_catalog *c)
@@ -125,8 +126,9 @@ header(struct bd_catalog *c)
 
 	win_init(&w, c, buf, sizeof buf);
 	p = win_line(&w, 0, &len, &c->body);
-	if (!p || len < n + 2 || memcmp(p + n, VERSION_2, 2) != 0) {
-		bd_pfail(c->path, "line 1: not a catalog of version 2");
+	if (!p || len < n + 2 ||
+	    (memcmp(p + n, VERSION, 2) != 0 && memcmp(p + n, VERSION_2, 2) != 0)) {
+		bd_pfail(c->path, "line 1: not a catalog of version 3 or 2");
 		errno = EPROTO;
 		return -1;
 	}

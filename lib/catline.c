@@ -1,5 +1,6 @@
 /* catline.c: one line of the catalog, "SIZE SUBVOL INO GEN DIGEST
- * SAMPLE", parsed and written by hand: a merge writes millions of them. */
+ * SAMPLE [KEY]", parsed and written by hand: a merge writes millions of
+ * them. KEY is there only when known. */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,20 +36,21 @@ unhex(int c)
 	return -1;
 }
 
-/* a DIGEST or SAMPLE field of N bytes: 1 a digest, 0 "-", -1 bad */
+/* a field of N bytes, "-" or 2 * LEN hex digits into OUT (LEN bytes):
+ * 1 a digest, 0 "-", -1 bad */
 static int
-digest(const char *p, size_t n, uint8_t out[16])
+digest(const char *p, size_t n, uint8_t *out, size_t len)
 {
 	size_t i;
 	int h, l;
 
 	if (n == 1 && *p == '-') {
-		memset(out, 0, 16);
+		memset(out, 0, len);
 		return 0;
 	}
-	if (n != 32)
+	if (n != 2 * len)
 		return -1;
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < len; i++) {
 		if ((h = unhex((unsigned char)p[2 * i])) < 0 ||
 		    (l = unhex((unsigned char)p[2 * i + 1])) < 0)
 			return -1;
@@ -70,8 +72,8 @@ bd_cat_entry_parse(const char *line, size_t len, struct bd_cat_entry *e, int gon
 	memset(e, 0, sizeof *e);
 	for (q = line; (q = memchr(q, '\t', (size_t)(end - q))); q++)
 		nf++;
-	if (nf != 6) {
-		snprintf(why, whylen, "expected 6 fields, got %zu", nf);
+	if (nf != 7 && nf != 6) {
+		snprintf(why, whylen, "expected 6 or 7 fields, got %zu", nf);
 		return -1;
 	}
 	for (i = 0; i < 4; i++) {
@@ -90,18 +92,28 @@ bd_cat_entry_parse(const char *line, size_t len, struct bd_cat_entry *e, int gon
 		e->flags = BD_CAT_GONE;
 		return 0;
 	}
-	if ((d = digest(p, (size_t)(f - p), e->digest)) < 0) {
+	if ((d = digest(p, (size_t)(f - p), e->digest, 16)) < 0) {
 		snprintf(why, whylen, "bad DIGEST: not '-'%s or 32 lowercase hex digits",
 		    gone_ok ? ", 'gone'" : "");
 		return -1;
 	}
 	e->flags = d ? BD_CAT_DIGEST : 0;
 	p = f + 1;
-	if ((d = digest(p, (size_t)(end - p), e->sample)) < 0) {
+	if (!(f = memchr(p, '\t', (size_t)(end - p))))
+		f = end;
+	if ((d = digest(p, (size_t)(f - p), e->sample, 16)) < 0) {
 		snprintf(why, whylen, "bad SAMPLE: not '-' or 32 lowercase hex digits");
 		return -1;
 	}
 	e->flags |= d ? BD_CAT_SAMPLE : 0;
+	if (f == end)
+		return 0;            /* no KEY */
+	p = f + 1;
+	if ((d = digest(p, (size_t)(end - p), e->key, 8)) <= 0) {
+		snprintf(why, whylen, "bad KEY: not 16 lowercase hex digits");
+		return -1;
+	}
+	e->flags |= BD_CAT_KEY;
 	return 0;
 }
 
@@ -120,7 +132,7 @@ put_u64(char *p, uint64_t v)
 }
 
 static char *
-put_digest(char *p, const uint8_t d[16], int have)
+put_digest(char *p, const uint8_t *d, size_t len, int have)
 {
 	size_t i;
 
@@ -128,7 +140,7 @@ put_digest(char *p, const uint8_t d[16], int have)
 		*p++ = '-';
 		return p;
 	}
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < len; i++) {
 		*p++ = hexdig[d[i] >> 4];
 		*p++ = hexdig[d[i] & 15];
 	}
@@ -138,7 +150,7 @@ put_digest(char *p, const uint8_t d[16], int have)
 int
 bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e)
 {
-	char buf[4 * 21 + 2 * 33 + 1], *p = buf;
+	char buf[4 * 21 + 2 * 33 + 17 + 1], *p = buf;
 
 	p = put_u64(p, e->size);
 	*p++ = '\t';
@@ -152,9 +164,13 @@ bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e)
 		memcpy(p, "gone\t-", 6);
 		p += 6;
 	} else {
-		p = put_digest(p, e->digest, e->flags & BD_CAT_DIGEST);
+		p = put_digest(p, e->digest, 16, e->flags & BD_CAT_DIGEST);
 		*p++ = '\t';
-		p = put_digest(p, e->sample, e->flags & BD_CAT_SAMPLE);
+		p = put_digest(p, e->sample, 16, e->flags & BD_CAT_SAMPLE);
+		if (e->flags & BD_CAT_KEY) {
+			*p++ = '\t';
+			p = put_digest(p, e->key, 8, 1);
+		}
 	}
 	*p++ = '\n';
 	return fwrite(buf, 1, (size_t)(p - buf), f) == (size_t)(p - buf) ? 0 : -1;

@@ -87,7 +87,7 @@ applies() {
 @test "catalog: lookups agree with a naive model, merged at every batch" {
 	BEDUP_CATALOG_JOURNAL_MAX=0 BEDUP_CATALOG_RUN=37 applies 8 2
 	[ ! -e "$C.journal" ]
-	[ "$(head -n1 "$C")" = "# bedup catalog 2 01234567-89ab-cdef-0123-456789abcdef" ]
+	[ "$(head -n1 "$C")" = "# bedup catalog 3 01234567-89ab-cdef-0123-456789abcdef" ]
 }
 
 @test "catalog: lookups agree with a naive model, merges now and then" {
@@ -196,6 +196,8 @@ bigbatch() {
 	12	5	256	1	0123	-
 	13	5	256	1	-	-	extra
 	14	5	257	1	-	ABCDEF0123456789ABCDEF0123456789
+	17	5	260	1	-	-	0123456789abcdef	extra
+	18	5	261	1	-	-	0123456789abcdef
 
 	15	5	258	2	gone	-
 	16	5	259	3	0123456789abcdef0123456789abcdef	fedcba9876543210fedcba9876543210
@@ -205,11 +207,12 @@ bigbatch() {
 	assert_equal "$stderr" "bedup-catalog: line 2: bad INO: not a decimal number
 bedup-catalog: line 3: bad SUBVOL: zero
 bedup-catalog: line 4: bad DIGEST: not '-', 'gone' or 32 lowercase hex digits
-bedup-catalog: line 5: expected 6 fields, got 7
-bedup-catalog: line 6: bad SAMPLE: not '-' or 32 lowercase hex digits"
+bedup-catalog: line 5: bad KEY: not 16 lowercase hex digits
+bedup-catalog: line 6: bad SAMPLE: not '-' or 32 lowercase hex digits
+bedup-catalog: line 7: expected 6 or 7 fields, got 8"
 	run --separate-stderr bedup-catalog -C "$C" list
 	assert_success
-	assert_output $'10\t5\t256\t1\t-\t-\n16\t5\t259\t3\t0123456789abcdef0123456789abcdef\tfedcba9876543210fedcba9876543210'
+	assert_output $'10\t5\t256\t1\t-\t-\n16\t5\t259\t3\t0123456789abcdef0123456789abcdef\tfedcba9876543210fedcba9876543210\n18\t5\t261\t1\t-\t-\t0123456789abcdef'
 }
 
 @test "bedup-catalog: a base and a journal of any bytes are read without a crash" {
@@ -271,7 +274,7 @@ entries() {
 	assert_equal "$stderr" ""
 	assert_output "$want"
 	# converted once: a base of the new form, no paths, no samples file
-	assert_equal "$(head -n 1 "$C")" "# bedup catalog 2 $(fsid "$MNT")"
+	assert_equal "$(head -n 1 "$C")" "# bedup catalog 3 $(fsid "$MNT")"
 	assert_equal "$(tail -n +2 "$C")" "$want"
 	[ ! -e "$C.samples" ]
 	[ "$(stat -c %a "$C")" = 600 ]
@@ -352,10 +355,10 @@ bedup-catalog: $C: line 3: FSID is not the first record's"
 	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog: expected 7 fields, got 1
 bedup-catalog: $C: Protocol error"
 	cmp "$C" "$BATS_TEST_TMPDIR/orig"
-	echo "# bedup catalog 3 $FSID" >"$C"
+	echo "# bedup catalog 4 $FSID" >"$C"
 	run --separate-stderr bedup-catalog -C "$C" list
 	assert_failure 2
-	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog of version 2
+	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog of version 3 or 2
 bedup-catalog: $C: Protocol error"
 }
 

@@ -788,7 +788,7 @@ pipeline() {
 	copy "$D/a" "$D/b"
 	sync
 	h=$(digest "$D/a")
-	{ printf '# bedup catalog 2 %s\n' "$(fsid "$MNT")"; entry "$D/a" "$h"; echo junk; } >"$cat"
+	{ printf '# bedup catalog 3 %s\n' "$(fsid "$MNT")"; entry "$D/a" "$h"; echo junk; } >"$cat"
 	record "$D/b" | bedup-group -C "$cat" -m "$MNT" -u >"$BATS_TEST_TMPDIR/in"
 	# a's digest is taken from the catalog: a is not read
 	run --separate-stderr traced "$D/a" -- bedup-hash -C "$cat" -u "$BATS_TEST_TMPDIR/in"
@@ -798,11 +798,11 @@ pipeline() {
 	# a merge into a new base reports it once and leaves it out
 	run --separate-stderr bedup-catalog -C "$cat" compact
 	assert_failure 1
-	assert_equal "$stderr" "bedup-catalog: $cat: line 3: expected 6 fields, got 1"
+	assert_equal "$stderr" "bedup-catalog: $cat: line 3: expected 6 or 7 fields, got 1"
 	run --separate-stderr bedup-catalog -C "$cat" list
 	assert_success
 	assert_equal "$stderr" ""
-	assert_equal "$output" "$( { entry "$D/a" "$h"; entry "$D/b" "$h"; } | sort -n -k3,3)"
+	assert_equal "$(cut -f1-6 <<<"$output")" "$( { entry "$D/a" "$h"; entry "$D/b" "$h"; } | sort -n -k3,3)"
 }
 
 # many_groups: in $D, 30 candidate groups of three (two twins and one

@@ -59,7 +59,7 @@ teardown() {
 	shared "$MNT/snap/u2" "$MNT/home/u2" "$MNT/home/c2"
 	apart "$MNT/snap/u1" "$MNT/snap/c1"
 	# every file of the size was sampled: the catalog has their samples
-	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | grep -cE '^2097152	[0-9]+	[0-9]+	[0-9]+	([0-9a-f]{32}|-)	[0-9a-f]{32}\$'"
+	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | grep -cE '^2097152	[0-9]+	[0-9]+	[0-9]+	([0-9a-f]{32}|-)	[0-9a-f]{32}(	[0-9a-f]{16})?\$'"
 	assert_output 10
 	# the run's second pass found the files it deduplicated into
 	# changed (the dedupe updated their inodes) and their size came back,
@@ -574,6 +574,31 @@ opened() {
 	[ "$total" -le 8 ]
 }
 
+@test "a new copy among 40 files of its size: only its original comes back, in both passes" {
+	local i
+	for i in $(seq 1 40); do mkfile "$MNT/f$i" 65536 "f$i"; done
+	copy "$MNT/f1" "$MNT/c1"
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 65536)"
+	# the run learnt every file's checksum key
+	assert_equal "$(bedup-catalog -C "$STATE/$FS/catalog" list | awk -F'\t' 'NF == 7' | wc -l)" 41
+	copy "$MNT/f7" "$MNT/new"
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_line --regexp "$(summary_re 1 65536)"
+	shared "$MNT/f7" "$MNT/new"
+	# the first pass: of the 41 files tracked, only f7 may hold the new
+	# copy's bytes; the second (new, deduplicated, changed): the same
+	assert_equal "$(grep -c '^bedup-group: 40 tracked files left out: ' <<<"$stderr")" 2
+	assert_equal "$(grep -c 'tracked files left out' <<<"$stderr")" 2
+	# and a rerun finds nothing changed: no group, nothing left out
+	run --separate-stderr bedup dedup --size-cutoff 1 -v "$MNT"
+	assert_success
+	assert_equal "$(grep -c 'tracked files left out' <<<"$stderr")" 0
+	assert_equal "$(opened bedup-hash)" 0
+}
+
 @test "on compress=zstd, a rerun with nothing changed opens no file and reads no data" {
 	local i s dev s0 s1 bytes
 	mount -o remount,compress=zstd:1 "$MNT"
@@ -629,7 +654,7 @@ opened() {
 	assert_success
 	assert_line --regexp "$(summary_re 1 1048576)"
 	shared "$MNT/a" "$MNT/c"
-	assert_equal "$(head -n 1 "$STATE/$FS/catalog")" "# bedup catalog 2 $FS"
+	assert_equal "$(head -n 1 "$STATE/$FS/catalog")" "# bedup catalog 3 $FS"
 	catalog_ok "$STATE/$FS/catalog"
 	assert_equal "$(catalog_ids)" "$(tracked "$MNT/a" "$MNT/b" "$MNT/c" "$MNT/x")"
 	run bash -c "bedup-catalog -C '$STATE/$FS/catalog' list | cut -f5 | grep -c '$h'"

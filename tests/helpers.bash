@@ -229,9 +229,15 @@ entry() {
 }
 
 # entries CATALOG: its lines, base and journal merged, sorted as text
-# (compare with "entry ... | sort").
+# (compare with "entry ... | sort"), without the checksum keys (KEY, the
+# 7th field: keys CATALOG)
 entries() {
-	bedup-catalog -C "$1" list | sort
+	bedup-catalog -C "$1" list | cut -f1-6 | sort
+}
+
+# keys CATALOG: "INO KEY" of each entry with a checksum key
+keys() {
+	bedup-catalog -C "$1" list | awk -F'\t' 'NF == 7 { print $3, $7 }'
 }
 
 # counts_re STAGE OPENED: the regexp of the line a stage's -v ends with

@@ -82,16 +82,23 @@ flush(struct state *s)
 {
 	struct pending *p = &s->pend;
 	size_t i;
-	int ours = 0;
+	int ours = 0, keyed = 0;
 
 	if (p->n && s->catpath) {
 		if (!s->cat)
 			open_catalog(s, &p->it[0]);
 		ours = memcmp(p->it[0].fsid, s->catfsid, 16) == 0;
-		for (i = 0; i < p->n && ours && s->update; i++)
-			track(s, &p->it[i]);
+		s->nb = 0;
 		if (ours && p->it[0].size >= s->minsize)
-			add_catalog(s);
+			s->nb = bd_catalog_bucket(s->cat, p->it[0].size, &s->bucket, &s->bcap);
+		/* the keys cost tree searches: only where the catalog has
+		 * files to tell apart (not at a first run) */
+		if (s->nb)
+			keyed = input_keys(s);
+		for (i = 0; i < p->n && ours && s->update; i++)
+			track(s, &p->it[i], s->nb ? &p->key[i] : NULL);
+		if (s->nb)
+			add_catalog(s, keyed);
 	}
 	if (p->n >= 2 && p->it[0].size >= s->minsize)
 		for (i = 0; i < p->n; i++)
@@ -220,6 +227,7 @@ main(int argc, char **argv)
 	bd_init(argv[0]);
 	bd_version(argc, argv);
 	memset(&s, 0, sizeof s);
+	s.fsfd = -1;
 	options(argc, argv, &s);
 	s.runs = bd_ecalloc(MAXRUNS + 1, sizeof *s.runs);
 	bd_input_init(&in, argc - optind, argv + optind);
@@ -231,6 +239,13 @@ main(int argc, char **argv)
 	/* no changed file: no group, and the catalog is not even opened */
 	write_groups(&s);
 	free(s.pend.it);
+	free(s.pend.key);
+	free(s.sbuf);
+	if (s.fsfd >= 0)
+		close(s.fsfd);
+	if (s.verbose && s.left)
+		fprintf(stderr, "bedup-group: %" PRIu64 " tracked files left out: their checksums "
+		    "differ from every new file's of their size\n", s.left);
 	free(s.items);
 	free_chunks(&s);
 	free(s.runs);

@@ -1,10 +1,13 @@
 /* catalog.c: the catalog (lib/catalog.c) in bedup-group: the input
  * tracked, one batch, and the catalog's files of each size the input
- * has, their paths found from their inodes under -m. */
+ * has that may hold the bytes of an input file, their paths found from
+ * their inodes under -m. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "group.h"
 
@@ -22,10 +25,60 @@ open_catalog(struct state *s, const struct item *first)
 	}
 }
 
+/* The checksum keys of the input items of the group being collected,
+ * whose size has files in the catalog, into S->pend.key: read from the
+ * trees under -m (bd_csum_key), no file opened. Returns whether every
+ * item has one: then a catalog file whose key none of them has holds
+ * other bytes than all of them. */
+int
+input_keys(struct state *s)
+{
+	struct pending *p = &s->pend;
+	struct bd_record r;
+	size_t i;
+	int all = 1, k;
+
+	if (s->fsfd < 0) {
+		char mfsid[BD_FSID_LEN + 1], cfsid[BD_FSID_LEN + 1];
+
+		if ((s->fsfd = open(s->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    bd_fsid_fd(s->fsfd, mfsid) < 0)
+			bd_die("%s:", s->mount);
+		bd_fsid_unpack(s->catfsid, cfsid);
+		if (strcmp(mfsid, cfsid) != 0)
+			bd_die("%s: filesystem %s, the catalog's is %s", s->mount, mfsid, cfsid);
+		/* data still in the page cache is not in the trees: a file
+		 * being rewritten would get the key of its old bytes */
+		if (bd_writeout_fd(s->fsfd) < 0)
+			bd_warn("%s: syncfs:", s->mount);
+	}
+	if (!s->sbuf)
+		s->sbuf = bd_emalloc(SEARCH_BUF);
+	if (p->kcap < p->n) {
+		p->kcap = p->cap;
+		p->key = bd_erealloc(p->key, p->kcap * sizeof *p->key);
+	}
+	memset(&r, 0, sizeof r);
+	for (i = 0; i < p->n; i++) {
+		r.size = p->it[i].size;
+		r.subvol = p->it[i].subvol;
+		r.ino = p->it[i].ino;
+		r.gen = p->it[i].gen;
+		k = bd_csum_key(s->fsfd, &r, &s->csum, s->sbuf, SEARCH_BUF, p->key[i].key);
+		if (k < 0 && errno != ENOENT && errno != EOVERFLOW)
+			bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ": checksums:", s->mount,
+			    r.subvol, r.ino);
+		p->key[i].have = k == 1;
+		all &= k == 1;
+	}
+	return all;
+}
+
 /* the input item IT into the catalog's batch: what it says replaces the
- * entry of its inode and size (HASH -: nothing known of its content) */
+ * entry of its inode and size (HASH -: nothing known of its content),
+ * with its checksum key K when known */
 void
-track(struct state *s, const struct item *it)
+track(struct state *s, const struct item *it, const struct ikey *k)
 {
 	struct bd_cat_entry e, old;
 
@@ -36,16 +89,34 @@ track(struct state *s, const struct item *it)
 	e.gen = it->gen;
 	if (it->hashed) {
 		/* a digest fed back: the inode has not changed, its sample
-		 * stays */
-		if (bd_catalog_find(s->cat, e.size, e.subvol, e.ino, &old) && old.gen == e.gen &&
-		    (old.flags & BD_CAT_SAMPLE)) {
+		 * and key stay */
+		if (bd_catalog_find(s->cat, e.size, e.subvol, e.ino, &old) && old.gen == e.gen) {
 			memcpy(e.sample, old.sample, 16);
-			e.flags |= BD_CAT_SAMPLE;
+			memcpy(e.key, old.key, 8);
+			e.flags |= old.flags & (BD_CAT_SAMPLE | BD_CAT_KEY);
 		}
 		memcpy(e.digest, blob(it), 16);
 		e.flags |= BD_CAT_DIGEST;
 	}
+	if (k && k->have) {
+		memcpy(e.key, k->key, 8);
+		e.flags |= BD_CAT_KEY;
+	}
 	bd_catalog_put(s->cat, &e);
+}
+
+static int
+keycmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 8);
+}
+
+/* whether E may hold the bytes of an input item: with KEYS (N sorted
+ * keys, every input item's), when it has no key or one of those */
+static int
+may_match(const struct bd_cat_entry *e, const uint8_t (*keys)[8], size_t n)
+{
+	return !keys || !(e->flags & BD_CAT_KEY) || bsearch(e->key, keys, n, 8, keycmp);
 }
 
 /* the catalog's file E of the group being collected as an item, its
@@ -80,16 +151,25 @@ from_catalog(struct state *s, const struct bd_cat_entry *e, struct item *it)
 	return 0;
 }
 
-/* the catalog's files of the group's size, not in the input, into the
- * group in order (subvolume, inode) */
+/* The catalog's files of the group's size (S->bucket, S->nb of them), not
+ * in the input, into the group in order (subvolume, inode); with KEYED
+ * (every input item has its key), only those that may hold the bytes of
+ * an input item: the others are left out, their paths not even looked
+ * up. */
 void
-add_catalog(struct state *s)
+add_catalog(struct state *s, int keyed)
 {
 	struct pending *p = &s->pend;
-	size_t nb, nin = p->n, i, k = 0;
+	size_t nb = s->nb, nin = p->n, i, k = 0;
+	uint8_t (*keys)[8] = NULL;
 	struct item it;
 
-	nb = bd_catalog_bucket(s->cat, p->it[0].size, &s->bucket, &s->bcap);
+	if (keyed) {
+		keys = bd_ecalloc(nin, sizeof *keys);
+		for (i = 0; i < nin; i++)
+			memcpy(keys[i], p->key[i].key, 8);
+		qsort(keys, nin, sizeof *keys, keycmp);
+	}
 	for (i = 0; i < nb; i++) {
 		const struct bd_cat_entry *e = &s->bucket[i];
 
@@ -98,6 +178,10 @@ add_catalog(struct state *s)
 			k++;
 		if (k < nin && p->it[k].subvol == e->subvol && p->it[k].ino == e->ino)
 			continue;        /* the input's record replaces it */
+		if (!may_match(e, (const uint8_t (*)[8])keys, nin)) {
+			s->left++;
+			continue;
+		}
 		if (from_catalog(s, e, &it) < 0)
 			continue;
 		if (p->n == p->cap) {
@@ -106,6 +190,7 @@ add_catalog(struct state *s)
 		}
 		p->it[p->n++] = it;
 	}
+	free(keys);
 	/* back in order: the input's records, then the catalog's */
 	if (p->n > nin)
 		qsort(p->it, p->n, sizeof *p->it, qcmp);

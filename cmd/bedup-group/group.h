@@ -13,6 +13,7 @@
 #define DEFAULT_MEMORY (16u << 20)   /* spilling is cheap: runs stay in the page cache */
 #define MAXRUNS 64           /* more runs than this are merged into one */
 #define CHUNK (1u << 20)     /* path arena chunk */
+#define SEARCH_BUF (128u << 10)  /* a tree search's buffer (bd_csum_key) */
 
 /* one record, compact: the memory of a run is mostly these. PATH is
  * decoded and not NUL-terminated; a digest, when HASH is one, is kept in
@@ -53,10 +54,19 @@ struct run {
 	int live;
 };
 
-/* the current (SIZE, FSID) run being collected for output */
+/* a checksum key (bd_csum_key) of an input item */
+struct ikey {
+	uint8_t key[8];
+	int have;
+};
+
+/* the current (SIZE, FSID) run being collected for output; KEY, when a
+ * group has catalog files, the keys of the input items */
 struct pending {
 	struct item *it;
 	size_t n, cap;
+	struct ikey *key;
+	size_t kcap;
 };
 
 struct state {
@@ -75,7 +85,11 @@ struct state {
 	uint8_t catfsid[16];
 	struct bd_inopaths *paths;    /* under -m, at the first path needed */
 	struct bd_cat_entry *bucket;  /* the catalog's files of one size */
-	size_t bcap;
+	size_t bcap, nb;
+	int fsfd;                     /* -m, for tree searches (-1: not open) */
+	struct bd_csum_fs csum;
+	char *sbuf;                   /* a tree search's buffer */
+	uint64_t left;                /* catalog files left out by their key */
 	FILE *out;           /* stdout, or a spool until the catalog is committed */
 	struct pending pend;
 };
@@ -91,7 +105,8 @@ void spill(struct state *s);
 
 /* catalog.c */
 void open_catalog(struct state *s, const struct item *first);
-void track(struct state *s, const struct item *it);
-void add_catalog(struct state *s);
+int input_keys(struct state *s);
+void track(struct state *s, const struct item *it, const struct ikey *k);
+void add_catalog(struct state *s, int keyed);
 
 #endif

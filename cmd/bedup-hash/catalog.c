@@ -46,17 +46,17 @@ member_entry(const struct run *rn, struct member *m)
 	return m->ce_state > 0 ? &m->ce : NULL;
 }
 
-/* what the run knows of R at the end of its group, its DIGEST and
- * SAMPLE (NULL: not known), into the batch when it is news */
+/* what the run knows of R at the end of its group, its DIGEST, SAMPLE
+ * and checksum KEY (NULL: not known), into the batch when it is news */
 void
 learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
-    const uint8_t *sample)
+    const uint8_t *sample, const uint8_t *key)
 {
 	const struct bd_record *r = &m->r;
 	const struct bd_cat_entry *old;
 	struct bd_cat_entry e;
 
-	if (!rn->update || !ours(rn, r) || (!digest && !sample))
+	if (!rn->update || !ours(rn, r) || (!digest && !sample && !key))
 		return;
 	if ((old = member_entry(rn, m)))
 		e = *old;
@@ -73,6 +73,10 @@ learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
 	if (sample) {
 		memcpy(e.sample, sample, 16);
 		e.flags |= BD_CAT_SAMPLE;
+	}
+	if (key) {
+		memcpy(e.key, key, 8);
+		e.flags |= BD_CAT_KEY;
 	}
 	if (old && memcmp(&e, old, sizeof e) == 0)
 		return;

@@ -140,7 +140,8 @@ finish_group(void *run, void *job)
 
 		if (mem[i].state == ALIVE)
 			learn_member(rn, &mem[i], u->known ? u->digest : NULL,
-			    u->sampled && !u->failed ? u->sample : NULL);
+			    u->sampled && !u->failed ? u->sample : NULL,
+			    u->csummed ? u->csum : NULL);
 	}
 	progress_group(pr, jb->g.n, jb->g.r[0].size);
 	for (i = 0; i < n; i++) {

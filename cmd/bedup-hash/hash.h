@@ -53,7 +53,7 @@ struct unit {
 	int failed;              /* the sample could not be read */
 	int known;               /* DIGEST holds the whole-file digest */
 	int sampled;             /* SAMPLE holds its sample (read or cached) */
-	int csummed;             /* CSUM holds the digest of its checksums */
+	int csummed;             /* CSUM holds its checksum key, 8 bytes, then 0s */
 	uint8_t digest[16];
 	uint8_t sample[16];
 	uint8_t csum[16];
@@ -115,7 +115,7 @@ void settle_replaced(struct later *l, const char *found, int verbose);
 void open_catalog(struct run *rn, const char *path, const struct bd_record *first);
 const struct bd_cat_entry *member_entry(const struct run *rn, struct member *m);
 void learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
-    const uint8_t *sample);
+    const uint8_t *sample, const uint8_t *key);
 void forget_member(const struct run *rn, const struct bd_record *r);
 void close_catalog(struct run *rn, const char *path);
 

@@ -160,18 +160,32 @@ hash_step(void *job, size_t i, char *buf)
 	hash_unit(jb->mem, &jb->units[jb->jobs[i]], buf);
 }
 
-/* U's checksum digest, from the layout of its members (the tree's) */
+/* U's checksum key (bd_csum_key: the first 8 bytes of the digest of its
+ * checksums, the rest 0), from the catalog when it has it for a member,
+ * else from the layout of its members (the tree's) */
 static void
 csum_step(void *job, size_t k, char *buf)
 {
 	struct job *jb = job;
 	struct unit *u = &jb->units[k];
 	struct member *m = &jb->mem[u->first];
+	const struct bd_cat_entry *e;
+	size_t i;
 	int fd;
 
+	for (i = u->first; i != SIZE_MAX; i = jb->mem[i].next) {
+		if (jb->mem[i].state == ALIVE && (e = member_entry(jb->run, &jb->mem[i])) &&
+		    (e->flags & BD_CAT_KEY)) {
+			memset(u->csum, 0, 16);
+			memcpy(u->csum, e->key, 8);
+			u->csummed = 1;
+			return;
+		}
+	}
 	if (m->state != ALIVE || !m->laid || (fd = bd_fs_fd(&m->r)) < 0)
 		return;
 	u->csummed = bd_csum_digest(fd, &jb->csum, &m->lay, m->r.size, buf, BUFSZ, u->csum) == 1;
+	memset(u->csum + 8, 0, 8);
 }
 
 /* The N units US have the same checksums: most likely one content,
