@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,46 @@ sample_member(struct member *m, char *buf, uint8_t sample[16])
 
 /* whether M lies in a read-only subvolume (a snapshot); no if unsure.
  * Asked of the subvolume by its id (no open), else through M's file. */
+/* Whether subvolumes are read-only, as the root tree said at their first
+ * member (a tree search each time was most of a first run's searches);
+ * the last word is bedup-clone's, which asks again at the dedupe. */
+#define RO_CACHE 64
+static struct {
+	char fsid[BD_FSID_LEN + 1];
+	uint64_t subvol;
+	int ro;
+} ro_cache[RO_CACHE];
+static size_t ro_n;
+static pthread_mutex_t ro_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+cached_ro(const struct bd_record *r, int *ro)
+{
+	size_t i;
+	int hit = 0;
+
+	pthread_mutex_lock(&ro_mu);
+	for (i = 0; i < ro_n && !hit; i++)
+		if (ro_cache[i].subvol == r->subvol && strcmp(ro_cache[i].fsid, r->fsid) == 0) {
+			*ro = ro_cache[i].ro;
+			hit = 1;
+		}
+	pthread_mutex_unlock(&ro_mu);
+	return hit;
+}
+
+static void
+cache_ro(const struct bd_record *r, int ro)
+{
+	pthread_mutex_lock(&ro_mu);
+	if (ro_n < RO_CACHE) {
+		memcpy(ro_cache[ro_n].fsid, r->fsid, sizeof ro_cache[ro_n].fsid);
+		ro_cache[ro_n].subvol = r->subvol;
+		ro_cache[ro_n++].ro = ro;
+	}
+	pthread_mutex_unlock(&ro_mu);
+}
+
 int
 member_readonly(struct member *m)
 {
@@ -236,13 +277,17 @@ member_readonly(struct member *m)
 
 	if (m->ro_known)
 		return m->ro;
-	if ((fd = bd_fs_fd(&m->r)) < 0 || bd_subvol_readonly_id(fd, m->r.subvol, &ro) < 0) {
-		ro = 0;
-		if ((fd = peek_fd(m)) < 0)
-			return 0;
-		if (bd_subvol_readonly_fd(fd, &ro) < 0)
+	if (!cached_ro(&m->r, &ro)) {
+		if ((fd = bd_fs_fd(&m->r)) >= 0 && bd_subvol_readonly_id(fd, m->r.subvol, &ro) == 0) {
+			cache_ro(&m->r, ro);
+		} else {
 			ro = 0;
-		release(m, fd);
+			if ((fd = peek_fd(m)) < 0)
+				return 0;
+			if (bd_subvol_readonly_fd(fd, &ro) < 0)
+				ro = 0;
+			release(m, fd);
+		}
 	}
 	m->ro_known = 1;
 	return m->ro = ro;
