@@ -552,6 +552,13 @@ void bd_catalog_close(struct bd_catalog *c);
 int bd_catalog_fsid(const struct bd_catalog *c, uint8_t fsid[16]);
 void bd_catalog_set_fsid(struct bd_catalog *c, const uint8_t fsid[16]);
 
+/* bd_catalog_open for a stage whose first record is of the filesystem
+ * FIRST (packed): the catalog's FSID into FSID, FIRST's when it has none
+ * yet (empty), which it then takes with UPDATE (the stage writes it).
+ * Returns NULL, errno set, as bd_catalog_open. */
+struct bd_catalog *bd_catalog_open_for(const char *path, const uint8_t first[16], int update,
+    uint8_t fsid[16]);
+
 /* The entry of (SIZE, SUBVOL, INO) into *E: 1, or 0 when there is none
  * (or it was removed). Safe from several threads at once. */
 int bd_catalog_find(const struct bd_catalog *c, uint64_t size, uint64_t subvol, uint64_t ino,

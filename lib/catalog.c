@@ -480,3 +480,16 @@ bd_catalog_set_fsid(struct bd_catalog *c, const uint8_t fsid[16])
 	memcpy(c->fsid, fsid, 16);
 	c->has_fsid = c->fsid_new = 1;
 }
+
+struct bd_catalog *
+bd_catalog_open_for(const char *path, const uint8_t first[16], int update, uint8_t fsid[16])
+{
+	struct bd_catalog *c = bd_catalog_open(path);
+
+	if (c && bd_catalog_fsid(c, fsid) < 0) {
+		memcpy(fsid, first, 16);
+		if (update)
+			bd_catalog_set_fsid(c, fsid);
+	}
+	return c;
+}

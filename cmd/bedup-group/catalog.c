@@ -16,13 +16,8 @@
 void
 open_catalog(struct state *s, const struct item *first)
 {
-	if (!(s->cat = bd_catalog_open(s->catpath)))
+	if (!(s->cat = bd_catalog_open_for(s->catpath, first->fsid, s->update, s->catfsid)))
 		bd_die("%s:", s->catpath);
-	if (bd_catalog_fsid(s->cat, s->catfsid) < 0) {
-		memcpy(s->catfsid, first->fsid, 16);
-		if (s->update)
-			bd_catalog_set_fsid(s->cat, s->catfsid);
-	}
 }
 
 /* The checksum keys of the input items of the group being collected,

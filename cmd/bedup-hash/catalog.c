@@ -11,13 +11,11 @@
 void
 open_catalog(struct run *rn, const char *path, const struct bd_record *first)
 {
-	if (!(rn->cat = bd_catalog_open(path)))
+	uint8_t fsid[16];
+
+	bd_fsid_pack(first->fsid, fsid);
+	if (!(rn->cat = bd_catalog_open_for(path, fsid, rn->update, rn->catfsid)))
 		bd_die("%s:", path);
-	if (bd_catalog_fsid(rn->cat, rn->catfsid) < 0) {
-		bd_fsid_pack(first->fsid, rn->catfsid);
-		if (rn->update)
-			bd_catalog_set_fsid(rn->cat, rn->catfsid);
-	}
 }
 
 /* whether R is of the catalog's filesystem */
