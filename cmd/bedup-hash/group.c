@@ -96,7 +96,10 @@ work_group(void *run, void *job, char *buf)
 		alive += mem[i].state == ALIVE;
 	if (alive >= 2)
 		nu = make_units(mem, n, jb->units);
-	if (rn->cat && nu >= 2)
+	/* one unit too: its members deduplicated by the last pass come
+	 * back without their digests (bedup-group tracked them changed),
+	 * and get the one of their unit again */
+	if (rn->cat && nu >= 1)
 		nknown = known_from_catalog(jb, n);
 	/* one unit: already deduplicated, nothing to read */
 	if (nu >= 2) {
@@ -135,7 +138,7 @@ finish_group(void *run, void *job)
 	}
 	/* every digest and sample known, matched or not, saves a read next
 	 * time */
-	for (i = 0; i < n && nu >= 2; i++) {
+	for (i = 0; i < n && nu >= 1; i++) {
 		const struct unit *u = &units[mem[i].unit];
 
 		if (mem[i].state == ALIVE)
