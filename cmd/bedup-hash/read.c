@@ -228,8 +228,6 @@ sample_member(struct member *m, char *buf, uint8_t sample[16])
 	return ret;
 }
 
-/* whether M lies in a read-only subvolume (a snapshot); no if unsure.
- * Asked of the subvolume by its id (no open), else through M's file. */
 /* Whether subvolumes are read-only, as the root tree said at their first
  * member (a tree search each time was most of a first run's searches);
  * the last word is bedup-clone's, which asks again at the dedupe. */
@@ -270,6 +268,8 @@ cache_ro(const struct bd_record *r, int ro)
 	pthread_mutex_unlock(&ro_mu);
 }
 
+/* whether M lies in a read-only subvolume (a snapshot); no if unsure.
+ * Asked of the subvolume by its id (no open), else through M's file. */
 int
 member_readonly(struct member *m)
 {
