@@ -651,6 +651,12 @@ struct bd_layout;
 int bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_layout *l, uint64_t size,
     void *buf, size_t bufsz, uint8_t out[16]);
 
+/* The checksum key of a file of layout L and SIZE into KEY[0..8), the
+ * first 8 bytes of its digest (bd_csum_digest, with its arguments and
+ * return), KEY[8..16) zeroed: a key held where a digest goes. */
+int bd_csum_key_of(int fd, const struct bd_csum_fs *c, const struct bd_layout *l, uint64_t size,
+    void *buf, size_t bufsz, uint8_t key[16]);
+
 /* The checksum key of the inode R names (SUBVOL, INO, of R's generation
  * and size; R's path is not used) into KEY: the first 8 bytes of its
  * checksum digest, read through FD, any fd on R's filesystem, from the

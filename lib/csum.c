@@ -122,12 +122,22 @@ bd_csum_digest(int fd, const struct bd_csum_fs *c, const struct bd_layout *l, ui
 }
 
 int
+bd_csum_key_of(int fd, const struct bd_csum_fs *c, const struct bd_layout *l, uint64_t size,
+    void *buf, size_t bufsz, uint8_t key[16])
+{
+	int r = bd_csum_digest(fd, c, l, size, buf, bufsz, key);
+
+	memset(key + 8, 0, 8);
+	return r;
+}
+
+int
 bd_csum_key(int fd, const struct bd_record *r, struct bd_csum_fs *c, void *buf, size_t bufsz,
     uint8_t key[8])
 {
 	struct bd_layout l = {0};
 	struct bd_search s;
-	uint8_t d[16];
+	uint8_t k[16];
 	int ret = 0;
 
 	if (c->sectorsize == 0 && bd_csum_fs_fd(fd, c) < 0)
@@ -136,8 +146,8 @@ bd_csum_key(int fd, const struct bd_record *r, struct bd_csum_fs *c, void *buf, 
 	if (bd_layout_get(fd, r->subvol, r->ino, &s, &l) < 0) {
 		ret = errno == ENOENT ? 0 : -1;
 	} else if (bd_layout_is(&l, r) &&
-	    (ret = bd_csum_digest(fd, c, &l, r->size, buf, bufsz, d)) == 1) {
-		memcpy(key, d, 8);
+	    (ret = bd_csum_key_of(fd, c, &l, r->size, buf, bufsz, k)) == 1) {
+		memcpy(key, k, 8);
 	}
 	bd_layout_free(&l);
 	return ret;

@@ -233,3 +233,45 @@ group() {
 	assert_output ""
 	assert_equal "$stderr" "bedup-group: $MNT_b: filesystem $(fsid "$MNT_b"), the catalog's is $(fsid "$MNT")"
 }
+
+# inline FILE: whether FILE's data lies inline in the metadata (FIEMAP)
+inline() {
+	filefrag -v "$1" | grep -q 'inline'
+}
+
+@test "catalog: files whose data lies inline are neither grouped nor tracked, and leave the catalog" {
+	# small files written at once: inline (max_inline is 2048)
+	for i in 1 2 3; do printf '%0100d' 7 >"$D/s$i"; done
+	sync
+	for i in 1 2 3; do inline "$D/s$i"; done
+	run --separate-stderr group -v -u <(record "$D"/s*)
+	assert_success
+	assert_output ""
+	assert_equal "${stderr%%$'\n'*}" "bedup-group: 3 files left out: their data lies inline in the metadata"
+	assert_equal "$(entries "$cat")" ""
+	# the same bytes in a regular extent (written as a block, cut):
+	# tracked, with a second one, grouped
+	for i in 1 2; do
+		printf '%0100d' 7 >"$D/r$i"
+		head -c 3996 /dev/zero >>"$D/r$i"
+		sync
+		truncate -s 100 "$D/r$i"
+	done
+	sync
+	! inline "$D/r1"
+	cmp "$D/r1" "$D/s1"
+	run --separate-stderr group -u <(record "$D/r1")
+	assert_success
+	assert_output ""
+	# entries of s1 and s2, as an older bedup kept them: when their size
+	# comes again they leave the catalog, their paths never looked up
+	{ entry "$D/s1"; entry "$D/s2"; } | bedup-catalog -C "$cat" apply
+	mv "$D/s1" "$D/s2" "$MNT"/
+	run --separate-stderr strace -f -e trace=ioctl -o "$BATS_TEST_TMPDIR/trace" \
+		bedup-group -v -u -C "$cat" -m "$MNT" <(record "$D/r2")
+	assert_success
+	assert_equal "$output" "$(record "$D/r1" "$D/r2")"
+	assert_equal "${stderr%%$'\n'*}" "bedup-group: 2 files left out: their data lies inline in the metadata"
+	assert_equal "$(grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace")" 1
+	assert_equal "$(entries "$cat")" "$( { entry "$D/r1"; entry "$D/r2"; } | sort)"
+}

@@ -91,13 +91,14 @@ flush(struct state *s)
 		s->nb = 0;
 		if (ours && p->it[0].size >= s->minsize)
 			s->nb = bd_catalog_bucket(s->cat, p->it[0].size, &s->bucket, &s->bcap);
-		/* the keys cost tree searches: only where the catalog has
-		 * files to tell apart (not at a first run) */
-		if (s->nb)
-			keyed = input_keys(s);
+		/* keys cost tree searches: only where the catalog has files
+		 * to tell apart (not at a first run) */
+		if (ours)
+			keyed = input_layouts(s, s->nb != 0);
 		for (i = 0; i < p->n && ours && s->update; i++)
 			track(s, &p->it[i], s->nb ? &p->key[i] : NULL);
-		if (s->nb)
+		/* no input item left (their data inline): nothing new */
+		if (s->nb && p->n)
 			add_catalog(s, keyed);
 	}
 	if (p->n >= 2 && p->it[0].size >= s->minsize)
@@ -243,6 +244,9 @@ main(int argc, char **argv)
 	free(s.sbuf);
 	if (s.fsfd >= 0)
 		close(s.fsfd);
+	if (s.verbose && s.inl)
+		fprintf(stderr, "bedup-group: %" PRIu64 " files left out: their data lies inline "
+		    "in the metadata\n", s.inl);
 	if (s.verbose && s.left)
 		fprintf(stderr, "bedup-group: %" PRIu64 " tracked files left out: their checksums "
 		    "differ from every new file's of their size\n", s.left);

@@ -20,53 +20,112 @@ open_catalog(struct state *s, const struct item *first)
 		bd_die("%s:", s->catpath);
 }
 
-/* The checksum keys of the input items of the group being collected,
- * whose size has files in the catalog, into S->pend.key: read from the
- * trees under -m (bd_csum_key), no file opened. Returns whether every
- * item has one: then a catalog file whose key none of them has holds
- * other bytes than all of them. */
+/* -m, opened at the first tree search: the catalog's filesystem, its
+ * dirty data written out (the trees then say where every byte lies) */
+static void
+open_fs(struct state *s)
+{
+	char mfsid[BD_FSID_LEN + 1], cfsid[BD_FSID_LEN + 1];
+
+	if ((s->fsfd = open(s->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    bd_fsid_fd(s->fsfd, mfsid) < 0)
+		bd_die("%s:", s->mount);
+	bd_fsid_unpack(s->catfsid, cfsid);
+	if (strcmp(mfsid, cfsid) != 0)
+		bd_die("%s: filesystem %s, the catalog's is %s", s->mount, mfsid, cfsid);
+	/* data still in the page cache is not in the trees: a file being
+	 * rewritten would get the key of its old bytes */
+	if (bd_writeout_fd(s->fsfd) < 0)
+		bd_warn("%s: syncfs:", s->mount);
+	if (bd_csum_fs_fd(s->fsfd, &s->csum) < 0)
+		bd_die("%s:", s->mount);
+	s->sbuf = bd_emalloc(SEARCH_BUF);
+}
+
+/* The layout of the inode R names into L, from the trees under -m:
+ * 1, or 0 when it is not that inode now (or the search failed: said) */
+static int
+layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l)
+{
+	struct bd_search sr;
+
+	bd_search_init_buf(&sr, s->sbuf, SEARCH_BUF);
+	if (bd_layout_get(s->fsfd, r->subvol, r->ino, &sr, l) < 0) {
+		if (errno != ENOENT)
+			bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ":", s->mount, r->subvol,
+			    r->ino);
+		return 0;
+	}
+	return bd_layout_is(l, r);
+}
+
+/* The input items of the group being collected, looked at in the trees
+ * under -m, no file opened. Those whose data lies inline in the metadata
+ * are left out, neither grouped nor tracked: nothing of theirs can be
+ * shared (an entry the catalog had of one goes). Only files of at most a
+ * sector can be such, so without KEYS only those are looked at. With
+ * KEYS (the catalog has files of this size to tell apart), the checksum
+ * keys of the others into S->pend.key. Returns whether every item left
+ * has a key: then a catalog file whose key none of them has holds other
+ * bytes than all of them. */
 int
-input_keys(struct state *s)
+input_layouts(struct state *s, int keys)
 {
 	struct pending *p = &s->pend;
 	struct bd_record r;
-	size_t i;
-	int all = 1, k;
+	struct bd_layout l;
+	struct bd_cat_entry e;
+	size_t i, n = 0;
+	int all = 1, k, laid;
 
-	if (s->fsfd < 0) {
-		char mfsid[BD_FSID_LEN + 1], cfsid[BD_FSID_LEN + 1];
-
-		if ((s->fsfd = open(s->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-		    bd_fsid_fd(s->fsfd, mfsid) < 0)
-			bd_die("%s:", s->mount);
-		bd_fsid_unpack(s->catfsid, cfsid);
-		if (strcmp(mfsid, cfsid) != 0)
-			bd_die("%s: filesystem %s, the catalog's is %s", s->mount, mfsid, cfsid);
-		/* data still in the page cache is not in the trees: a file
-		 * being rewritten would get the key of its old bytes */
-		if (bd_writeout_fd(s->fsfd) < 0)
-			bd_warn("%s: syncfs:", s->mount);
-	}
-	if (!s->sbuf)
-		s->sbuf = bd_emalloc(SEARCH_BUF);
+	if (!keys && (!p->n || p->it[0].size > MAX_SECTOR))
+		return 0;
+	if (s->fsfd < 0)
+		open_fs(s);
+	if (!keys && p->it[0].size > s->csum.sectorsize)
+		return 0;
 	if (p->kcap < p->n) {
 		p->kcap = p->cap;
 		p->key = bd_erealloc(p->key, p->kcap * sizeof *p->key);
 	}
 	memset(&r, 0, sizeof r);
 	for (i = 0; i < p->n; i++) {
-		r.size = p->it[i].size;
-		r.subvol = p->it[i].subvol;
-		r.ino = p->it[i].ino;
-		r.gen = p->it[i].gen;
-		k = bd_csum_key(s->fsfd, &r, &s->csum, s->sbuf, SEARCH_BUF, p->key[i].key);
-		if (k < 0 && errno != ENOENT && errno != EOVERFLOW)
-			bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ": checksums:", s->mount,
-			    r.subvol, r.ino);
-		p->key[i].have = k == 1;
+		struct item *it = &p->it[i];
+		uint8_t key[16];
+
+		r.size = it->size;
+		r.subvol = it->subvol;
+		r.ino = it->ino;
+		r.gen = it->gen;
+		memset(&l, 0, sizeof l);
+		laid = layout_of(s, &r, &l);
+		if (laid && l.inl) {
+			if (s->update && bd_catalog_find(s->cat, r.size, r.subvol, r.ino, &e)) {
+				e.flags = BD_CAT_GONE;
+				bd_catalog_put(s->cat, &e);
+			}
+			s->inl++;
+			free((char *)blob(it));
+			bd_layout_free(&l);
+			continue;
+		}
+		k = 0;
+		if (keys && laid) {
+			k = bd_csum_key_of(s->fsfd, &s->csum, &l, r.size, s->sbuf, SEARCH_BUF, key);
+			if (k < 0 && errno != EOVERFLOW)
+				bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ": checksums:",
+				    s->mount, r.subvol, r.ino);
+		}
+		bd_layout_free(&l);
+		p->it[n] = *it;
+		if (k == 1)
+			memcpy(p->key[n].key, key, 8);
+		p->key[n].have = k == 1;
 		all &= k == 1;
+		n++;
 	}
-	return all;
+	p->n = n;
+	return all && keys;
 }
 
 /* the input item IT into the catalog's batch: what it says replaces the
@@ -146,6 +205,28 @@ from_catalog(struct state *s, const struct bd_cat_entry *e, struct item *it)
 	return 0;
 }
 
+/* Whether the catalog's file E has its data inline in the metadata (as
+ * its inode is now, from the trees): then it leaves the catalog. An
+ * older bedup tracked such files. */
+static int
+inline_entry(struct state *s, const struct bd_cat_entry *e)
+{
+	struct bd_record r = { .size = e->size, .subvol = e->subvol, .ino = e->ino, .gen = e->gen };
+	struct bd_layout l = { 0 };
+	struct bd_cat_entry gone = *e;
+	int inl = layout_of(s, &r, &l) && l.inl;
+
+	bd_layout_free(&l);
+	if (inl) {
+		if (s->update) {
+			gone.flags = BD_CAT_GONE;
+			bd_catalog_put(s->cat, &gone);
+		}
+		s->inl++;
+	}
+	return inl;
+}
+
 /* The catalog's files of the group's size (S->bucket, S->nb of them), not
  * in the input, into the group in order (subvolume, inode); with KEYED
  * (every input item has its key), only those that may hold the bytes of
@@ -177,6 +258,8 @@ add_catalog(struct state *s, int keyed)
 			s->left++;
 			continue;
 		}
+		if (!(e->flags & BD_CAT_KEY) && e->size <= s->csum.sectorsize && inline_entry(s, e))
+			continue;
 		if (from_catalog(s, e, &it) < 0)
 			continue;
 		if (p->n == p->cap) {

@@ -14,6 +14,7 @@
 #define MAXRUNS 64           /* more runs than this are merged into one */
 #define CHUNK (1u << 20)     /* path arena chunk */
 #define SEARCH_BUF (128u << 10)  /* a tree search's buffer (bd_csum_key) */
+#define MAX_SECTOR (64u << 10)   /* btrfs's largest sector: no inline data above */
 
 /* one record, compact: the memory of a run is mostly these. PATH is
  * decoded and not NUL-terminated; a digest, when HASH is one, is kept in
@@ -90,6 +91,7 @@ struct state {
 	struct bd_csum_fs csum;
 	char *sbuf;                   /* a tree search's buffer */
 	uint64_t left;                /* catalog files left out by their key */
+	uint64_t inl;                 /* files left out: their data lies inline */
 	FILE *out;           /* stdout, or a spool until the catalog is committed */
 	struct pending pend;
 };
@@ -105,7 +107,7 @@ void spill(struct state *s);
 
 /* catalog.c */
 void open_catalog(struct state *s, const struct item *first);
-int input_keys(struct state *s);
+int input_layouts(struct state *s, int keys);
 void track(struct state *s, const struct item *it, const struct ikey *k);
 void add_catalog(struct state *s, int keyed);
 

@@ -184,8 +184,7 @@ csum_step(void *job, size_t k, char *buf)
 	}
 	if (m->state != ALIVE || !m->laid || (fd = bd_fs_fd(&m->r)) < 0)
 		return;
-	u->csummed = bd_csum_digest(fd, &jb->csum, &m->lay, m->r.size, buf, BUFSZ, u->csum) == 1;
-	memset(u->csum + 8, 0, 8);
+	u->csummed = bd_csum_key_of(fd, &jb->csum, &m->lay, m->r.size, buf, BUFSZ, u->csum) == 1;
 }
 
 /* The N units US have the same checksums: most likely one content,
