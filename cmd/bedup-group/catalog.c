@@ -205,33 +205,54 @@ from_catalog(struct state *s, const struct bd_cat_entry *e, struct item *it)
 	return 0;
 }
 
-/* Whether the catalog's file E has its data inline in the metadata (as
- * its inode is now, from the trees): then it leaves the catalog. An
- * older bedup tracked such files. */
+/* The catalog's file E, which has no checksum key, as its inode is now
+ * in the trees under -m: 0 when it is left out, for its data lies inline
+ * (it then leaves the catalog: an older bedup tracked such files), or,
+ * with KEYS (N sorted keys, every input item's), for its key, read now
+ * and learnt, is none of them. Else 1: it may hold the bytes of an input
+ * item. A tree search or two, where a path would cost a search per
+ * directory up to the top. */
 static int
-inline_entry(struct state *s, const struct bd_cat_entry *e)
+keyless(struct state *s, const struct bd_cat_entry *e, const uint8_t (*keys)[8], size_t n)
 {
 	struct bd_record r = { .size = e->size, .subvol = e->subvol, .ino = e->ino, .gen = e->gen };
 	struct bd_layout l = { 0 };
-	struct bd_cat_entry gone = *e;
-	int inl = layout_of(s, &r, &l) && l.inl;
+	struct bd_cat_entry x = *e;
+	uint8_t key[16];
+	int laid, k = 0;
 
-	bd_layout_free(&l);
-	if (inl) {
+	if (!keys && e->size > s->csum.sectorsize)
+		return 1;
+	laid = layout_of(s, &r, &l);
+	if (laid && l.inl) {
+		bd_layout_free(&l);
 		if (s->update) {
-			gone.flags = BD_CAT_GONE;
-			bd_catalog_put(s->cat, &gone);
+			x.flags = BD_CAT_GONE;
+			bd_catalog_put(s->cat, &x);
 		}
 		s->inl++;
+		return 0;
 	}
-	return inl;
+	if (laid && keys)
+		k = bd_csum_key_of(s->fsfd, &s->csum, &l, r.size, s->sbuf, SEARCH_BUF, key);
+	bd_layout_free(&l);
+	if (k != 1)
+		return 1;
+	memcpy(x.key, key, 8);
+	x.flags |= BD_CAT_KEY;
+	if (s->update)
+		bd_catalog_put(s->cat, &x);
+	if (may_match(&x, keys, n))
+		return 1;
+	s->left++;
+	return 0;
 }
 
 /* The catalog's files of the group's size (S->bucket, S->nb of them), not
  * in the input, into the group in order (subvolume, inode); with KEYED
  * (every input item has its key), only those that may hold the bytes of
- * an input item: the others are left out, their paths not even looked
- * up. */
+ * an input item, by the key the catalog has or the trees give: the others
+ * are left out, their paths not even looked up. */
 void
 add_catalog(struct state *s, int keyed)
 {
@@ -258,7 +279,7 @@ add_catalog(struct state *s, int keyed)
 			s->left++;
 			continue;
 		}
-		if (!(e->flags & BD_CAT_KEY) && e->size <= s->csum.sectorsize && inline_entry(s, e))
+		if (!(e->flags & BD_CAT_KEY) && !keyless(s, e, (const uint8_t (*)[8])keys, nin))
 			continue;
 		if (from_catalog(s, e, &it) < 0)
 			continue;
