@@ -281,3 +281,33 @@ inline() {
 	assert_equal "$(grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace")" 1
 	assert_equal "$(entries "$cat")" "$( { entry "$D/r1"; entry "$D/r2"; } | sort)"
 }
+
+@test "catalog: tracked files of one key that share one layout come as one; of two layouts, all come" {
+	mkfile "$D/a" 9000 a
+	for i in 1 2 3 4; do cp --reflink=always "$D/a" "$D/a$i"; done
+	sync
+	record "$D"/a* | group -u >/dev/null
+	# learn the keys: the catalog now has files of this size
+	record "$D"/a* | group -u >/dev/null
+	assert_equal "$(keys "$cat" | wc -l)" 5
+	# a real copy: one of the five comes, the others share its extents
+	cp --reflink=never "$D/a" "$D/new"
+	sync
+	run --separate-stderr strace -f -e trace=ioctl -o "$BATS_TEST_TMPDIR/trace" \
+		bedup-group -v -C "$cat" -m "$MNT" <(record "$D/new")
+	assert_success
+	assert_equal "$output" "$(record "$D/a" "$D/new")"
+	assert_equal "${stderr%%$'\n'*}" "bedup-group: 4 tracked files left out: they share their data with another tracked file brought"
+	assert_equal "$(grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace")" 1
+	# one of them with its own copy of the bytes: two layouts, all come
+	# (bedup-clone may share the new file's data into each)
+	cp --reflink=never "$D/a" "$D/a2.tmp"
+	mv "$D/a2.tmp" "$D/a2"
+	sync
+	record "$D/a2" | group -u >/dev/null
+	run --separate-stderr group <(record "$D/new")
+	assert_success
+	assert_equal "$output" "$(record "$D"/a "$D"/a1 "$D"/a3 "$D"/a4 "$D"/a2 "$D/new" |
+		sort -t"$(printf '\t')" -k5,5n)"
+	assert_equal "$stderr" ""
+}

@@ -210,10 +210,10 @@ from_catalog(struct state *s, const struct bd_cat_entry *e, struct item *it)
  * (it then leaves the catalog: an older bedup tracked such files), or,
  * with KEYS (N sorted keys, every input item's), for its key, read now
  * and learnt, is none of them. Else 1: it may hold the bytes of an input
- * item. A tree search or two, where a path would cost a search per
- * directory up to the top. */
+ * item, and E has the key when one was read. A tree search or two, where
+ * a path would cost a search per directory up to the top. */
 static int
-keyless(struct state *s, const struct bd_cat_entry *e, const uint8_t (*keys)[8], size_t n)
+keyless(struct state *s, struct bd_cat_entry *e, const uint8_t (*keys)[8], size_t n)
 {
 	struct bd_record r = { .size = e->size, .subvol = e->subvol, .ino = e->ino, .gen = e->gen };
 	struct bd_layout l = { 0 };
@@ -242,10 +242,91 @@ keyless(struct state *s, const struct bd_cat_entry *e, const uint8_t (*keys)[8],
 	x.flags |= BD_CAT_KEY;
 	if (s->update)
 		bd_catalog_put(s->cat, &x);
+	*e = x;
 	if (may_match(&x, keys, n))
 		return 1;
 	s->left++;
 	return 0;
+}
+
+/* by checksum key (those without one last), then in the bucket's order */
+static int
+candcmp(const void *a, const void *b)
+{
+	const struct bd_cat_entry *x = *(const struct bd_cat_entry *const *)a;
+	const struct bd_cat_entry *y = *(const struct bd_cat_entry *const *)b;
+	int kx = !!(x->flags & BD_CAT_KEY), ky = !!(y->flags & BD_CAT_KEY), c;
+
+	if (kx != ky)
+		return ky - kx;
+	if (kx && (c = memcmp(x->key, y->key, 8)))
+		return c;
+	return (x > y) - (x < y);
+}
+
+static int
+bucketcmp(const void *a, const void *b)
+{
+	const struct bd_cat_entry *x = *(const struct bd_cat_entry *const *)a;
+	const struct bd_cat_entry *y = *(const struct bd_cat_entry *const *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether the catalog's files C[0..N) (N >= 2) all have one layout now,
+ * the trees say: the same extent references, compressed or not. */
+static int
+one_layout(struct state *s, struct bd_cat_entry **c, size_t n)
+{
+	struct bd_layout first = { 0 }, l;
+	size_t i;
+	int same = 1;
+
+	for (i = 0; i < n && same; i++) {
+		struct bd_record r = { .size = c[i]->size, .subvol = c[i]->subvol,
+			.ino = c[i]->ino, .gen = c[i]->gen };
+
+		memset(&l, 0, sizeof l);
+		if (!layout_of(s, &r, i ? &l : &first))
+			same = 0;
+		else if (i)
+			same = bd_layout_same(&first, &l);
+		bd_layout_free(&l);
+	}
+	bd_layout_free(&first);
+	return same;
+}
+
+/* Of the catalog's files C[0..N) that join the group, the tracked files of
+ * one checksum key that share one layout are one: only the first stays,
+ * the others hold the very extents it holds, and whatever bedup-clone
+ * shares into it or from it needs nothing of them. When a key's files
+ * have more than one layout, all stay: bedup-clone may share one's data
+ * into every other. (Should the one that stays be shared into, from a
+ * new file in a read-only subvolume, say, the run's second look at what
+ * it changed brings the others: their key then has two layouts.) Returns
+ * how many stay, C back in the bucket's order. */
+static size_t
+one_per_layout(struct state *s, struct bd_cat_entry **c, size_t n)
+{
+	size_t i = 0, j, m = 0;
+
+	qsort(c, n, sizeof *c, candcmp);
+	while (i < n) {
+		for (j = i + 1; j < n && (c[i]->flags & BD_CAT_KEY) && (c[j]->flags & BD_CAT_KEY) &&
+		    memcmp(c[i]->key, c[j]->key, 8) == 0; j++)
+			;
+		if (j - i >= 2 && one_layout(s, c + i, j - i)) {
+			c[m++] = c[i];
+			s->same += j - i - 1;
+		} else {
+			while (i < j)
+				c[m++] = c[i++];
+		}
+		i = j;
+	}
+	qsort(c, m, sizeof *c, bucketcmp);
+	return m;
 }
 
 /* The catalog's files of the group's size (S->bucket, S->nb of them), not
@@ -257,8 +338,9 @@ void
 add_catalog(struct state *s, int keyed)
 {
 	struct pending *p = &s->pend;
-	size_t nb = s->nb, nin = p->n, i, k = 0;
+	size_t nb = s->nb, nin = p->n, i, k = 0, nc = 0;
 	uint8_t (*keys)[8] = NULL;
+	struct bd_cat_entry **cand = bd_ecalloc(nb, sizeof *cand);
 	struct item it;
 
 	if (keyed) {
@@ -268,7 +350,7 @@ add_catalog(struct state *s, int keyed)
 		qsort(keys, nin, sizeof *keys, keycmp);
 	}
 	for (i = 0; i < nb; i++) {
-		const struct bd_cat_entry *e = &s->bucket[i];
+		struct bd_cat_entry *e = &s->bucket[i];
 
 		while (k < nin && (p->it[k].subvol < e->subvol ||
 		    (p->it[k].subvol == e->subvol && p->it[k].ino < e->ino)))
@@ -281,7 +363,12 @@ add_catalog(struct state *s, int keyed)
 		}
 		if (!(e->flags & BD_CAT_KEY) && !keyless(s, e, (const uint8_t (*)[8])keys, nin))
 			continue;
-		if (from_catalog(s, e, &it) < 0)
+		cand[nc++] = e;
+	}
+	free(keys);
+	nc = one_per_layout(s, cand, nc);
+	for (i = 0; i < nc; i++) {
+		if (from_catalog(s, cand[i], &it) < 0)
 			continue;
 		if (p->n == p->cap) {
 			p->cap = 2 * p->cap;
@@ -289,9 +376,8 @@ add_catalog(struct state *s, int keyed)
 		}
 		p->it[p->n++] = it;
 	}
-	free(keys);
+	free(cand);
 	/* back in order: the input's records, then the catalog's */
 	if (p->n > nin)
 		qsort(p->it, p->n, sizeof *p->it, qcmp);
 }
-

@@ -92,6 +92,7 @@ struct state {
 	char *sbuf;                   /* a tree search's buffer */
 	uint64_t left;                /* catalog files left out by their key */
 	uint64_t inl;                 /* files left out: their data lies inline */
+	uint64_t same;                /* catalog files left out: one layout with another */
 	FILE *out;           /* stdout, or a spool until the catalog is committed */
 	struct pending pend;
 };
