@@ -502,12 +502,16 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
  * whole-file digest, a sample digest, the checksum key). Plain text
  * that less(1) reads, no paths (a path is found from the inode when
  * needed, inopath.c):
- *	CATALOG		the base: a header line "# bedup catalog 3 FSID",
+ *	CATALOG		the base: a header line "# bedup catalog 4 FSID",
  *			then "SIZE TAB SUBVOL TAB INO TAB GEN TAB DIGEST TAB
- *			SAMPLE [TAB KEY]", sorted by SIZE, SUBVOL, INO
- *			(numbers), DIGEST and SAMPLE 32 hex digits or "-",
- *			KEY 16 hex digits, only when known (version 2, read
- *			too, never has it)
+ *			SAMPLE [TAB KEY [TAB LAYOUT]]", sorted by SIZE,
+ *			SUBVOL, INO (numbers), DIGEST and SAMPLE 32 hex
+ *			digits or "-", KEY 16 hex digits, or "-" before a
+ *			LAYOUT, LAYOUT 8 hex digits, each only when known
+ *			(versions 3 and 2, read too, never have LAYOUT; 2
+ *			has no KEY). A commit onto a base of an older
+ *			version writes a new base, so that an older bedup
+ *			never meets lines it cannot read.
  *	CATALOG.journal	changes since the base was written: lines of the
  *			same form, DIGEST "gone" for an entry removed, in
  *			batches each ended by a line "# commit"; what
@@ -527,11 +531,14 @@ int bd_sample_write(FILE *f, const struct bd_sample *e);
 #define BD_CAT_SAMPLE 2u   /* SAMPLE holds the sample digest */
 #define BD_CAT_GONE   4u   /* removed (in a batch, or a journal line) */
 #define BD_CAT_KEY    8u   /* KEY holds the checksum key (bd_csum_key) */
+#define BD_CAT_LAYOUT 16u  /* LAYOUT holds the layout tag (bd_layout_tag) */
+#define BD_LAYOUT_TAG_LEN 4  /* bytes of a layout tag */
 
 struct bd_cat_entry {
 	uint64_t size, subvol, ino, gen;
 	uint8_t digest[16], sample[16];
 	uint8_t key[8];
+	uint8_t layout[BD_LAYOUT_TAG_LEN];
 	unsigned flags;
 };
 
@@ -791,6 +798,14 @@ int bd_layout_cmp(const struct bd_layout *a, const struct bd_layout *b);
  * offset), compressed or not, at least one, and no inline data. A file
  * of holes only shares nothing: there is nothing to free. */
 int bd_layout_same(const struct bd_layout *a, const struct bd_layout *b);
+
+/* A tag of L into TAG: a digest of its references, all that
+ * bd_layout_same compares, so that files whose layouts were tagged alike
+ * share all their data (but for a collision of 32 bits, which for files
+ * of one content, the only ones compared, with a layout or two each, is
+ * a missed sharing once in billions). Returns 1, or 0 when
+ * L can share nothing (inline data, or holes only): no tag. */
+int bd_layout_tag(const struct bd_layout *l, uint8_t tag[BD_LAYOUT_TAG_LEN]);
 
 /* Bytes of L's references in [0, LEN): holes do not count. */
 uint64_t bd_layout_data_bytes(const struct bd_layout *l, uint64_t len);

@@ -12,8 +12,7 @@
 #include "catalog.h"
 
 #define HEADER "# bedup catalog "
-#define VERSION "3 "     /* written; "2 " (no KEY field) is read too */
-#define VERSION_2 "2 "
+#define VERSION "4 "     /* written; "3 " (no LAYOUT), "2 " (no KEY) are read too */
 
 int
 cat_header_write(FILE *f, const struct bd_catalog *c)
@@ -113,8 +112,9 @@ base_line(struct cat_win *w, size_t off, struct bd_cat_entry *e, size_t *next, c
 	return bd_cat_entry_parse(p, len, e, 0, why, whylen);
 }
 
-/* the header: "# bedup catalog 3 FSID" (or 2); the rest of the base is read as
- * entries whatever it holds, so a bad FSID only loses the FSID */
+/* the header: "# bedup catalog 4 FSID" (or 3, or 2: C->old set); the rest
+ * of the base is read as entries whatever it holds, so a bad FSID only
+ * loses the FSID */
 static int
 header(struct bd_catalog *c)
 {
@@ -126,12 +126,12 @@ header(struct bd_catalog *c)
 
 	win_init(&w, c, buf, sizeof buf);
 	p = win_line(&w, 0, &len, &c->body);
-	if (!p || len < n + 2 ||
-	    (memcmp(p + n, VERSION, 2) != 0 && memcmp(p + n, VERSION_2, 2) != 0)) {
-		bd_pfail(c->path, "line 1: not a catalog of version 3 or 2");
+	if (!p || len < n + 2 || p[n] < '2' || p[n] > VERSION[0] || p[n + 1] != ' ') {
+		bd_pfail(c->path, "line 1: not a catalog of version 4, 3 or 2");
 		errno = EPROTO;
 		return -1;
 	}
+	c->old = p[n] != VERSION[0];
 	p += n + 2;
 	len -= n + 2;
 	if (len == 1 && *p == '-')

@@ -16,6 +16,7 @@ struct bd_catalog {
 	size_t len;
 	size_t body;                  /* offset of the first entry */
 	int has_fsid, fsid_new;       /* fsid_new: not yet in the base */
+	int old;                      /* the base is of an older version */
 	uint8_t fsid[16];
 	struct bd_cat_entry *j;       /* the journal, sorted, one per key */
 	size_t nj;

@@ -1,6 +1,7 @@
 /* catline.c: one line of the catalog, "SIZE SUBVOL INO GEN DIGEST
- * SAMPLE [KEY]", parsed and written by hand: a merge writes millions of
- * them. KEY is there only when known. */
+ * SAMPLE [KEY [LAYOUT]]", parsed and written by hand: a merge writes
+ * millions of them. KEY and LAYOUT are there only when known (KEY "-"
+ * before a LAYOUT). */
 #include <stdio.h>
 #include <string.h>
 
@@ -72,8 +73,8 @@ bd_cat_entry_parse(const char *line, size_t len, struct bd_cat_entry *e, int gon
 	memset(e, 0, sizeof *e);
 	for (q = line; (q = memchr(q, '\t', (size_t)(end - q))); q++)
 		nf++;
-	if (nf != 7 && nf != 6) {
-		snprintf(why, whylen, "expected 6 or 7 fields, got %zu", nf);
+	if (nf < 6 || nf > 8) {
+		snprintf(why, whylen, "expected 6 to 8 fields, got %zu", nf);
 		return -1;
 	}
 	for (i = 0; i < 4; i++) {
@@ -109,11 +110,23 @@ bd_cat_entry_parse(const char *line, size_t len, struct bd_cat_entry *e, int gon
 	if (f == end)
 		return 0;            /* no KEY */
 	p = f + 1;
-	if ((d = digest(p, (size_t)(end - p), e->key, 8)) <= 0) {
-		snprintf(why, whylen, "bad KEY: not 16 lowercase hex digits");
+	if (!(f = memchr(p, '\t', (size_t)(end - p))))
+		f = end;
+	/* "-" only where a LAYOUT follows: a KEY field is there for one */
+	if ((d = digest(p, (size_t)(f - p), e->key, 8)) < 0 || (d == 0 && f == end)) {
+		snprintf(why, whylen, "bad KEY: not 16 lowercase hex digits%s",
+		    f == end ? "" : " or '-'");
 		return -1;
 	}
-	e->flags |= BD_CAT_KEY;
+	e->flags |= d ? BD_CAT_KEY : 0;
+	if (f == end)
+		return 0;            /* no LAYOUT */
+	p = f + 1;
+	if (digest(p, (size_t)(end - p), e->layout, BD_LAYOUT_TAG_LEN) <= 0) {
+		snprintf(why, whylen, "bad LAYOUT: not %d lowercase hex digits", 2 * BD_LAYOUT_TAG_LEN);
+		return -1;
+	}
+	e->flags |= BD_CAT_LAYOUT;
 	return 0;
 }
 
@@ -150,7 +163,7 @@ put_digest(char *p, const uint8_t *d, size_t len, int have)
 int
 bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e)
 {
-	char buf[4 * 21 + 2 * 33 + 17 + 1], *p = buf;
+	char buf[4 * 21 + 2 * 33 + 17 + 2 * BD_LAYOUT_TAG_LEN + 2], *p = buf;
 
 	p = put_u64(p, e->size);
 	*p++ = '\t';
@@ -167,9 +180,13 @@ bd_cat_entry_write(FILE *f, const struct bd_cat_entry *e)
 		p = put_digest(p, e->digest, 16, e->flags & BD_CAT_DIGEST);
 		*p++ = '\t';
 		p = put_digest(p, e->sample, 16, e->flags & BD_CAT_SAMPLE);
-		if (e->flags & BD_CAT_KEY) {
+		if (e->flags & (BD_CAT_KEY | BD_CAT_LAYOUT)) {
 			*p++ = '\t';
-			p = put_digest(p, e->key, 8, 1);
+			p = put_digest(p, e->key, 8, e->flags & BD_CAT_KEY);
+		}
+		if (e->flags & BD_CAT_LAYOUT) {
+			*p++ = '\t';
+			p = put_digest(p, e->layout, BD_LAYOUT_TAG_LEN, 1);
 		}
 	}
 	*p++ = '\n';

@@ -316,7 +316,8 @@ bd_catalog_commit(struct bd_catalog *c, int force)
 		catsort_free(b);
 		return -1;
 	}
-	if (force || c->fsid_new || c->nj + n > c->jmax)
+	/* an older bedup reads its own version's base and journal only */
+	if (force || c->fsid_new || c->old || c->nj + n > c->jmax)
 		r = merge(c, b, NULL, 0);
 	else
 		r = append(c, b);

@@ -13,6 +13,8 @@
 #include <linux/btrfs_tree.h>
 #include <linux/fiemap.h>
 
+#include <xxhash.h>
+
 #include "bedup.h"
 
 #define NR 256                   /* items per search run */
@@ -278,6 +280,37 @@ int
 bd_layout_same(const struct bd_layout *a, const struct bd_layout *b)
 {
 	return !a->inl && !b->inl && a->n > 0 && bd_layout_cmp(a, b) == 0;
+}
+
+int
+bd_layout_tag(const struct bd_layout *l, uint8_t tag[BD_LAYOUT_TAG_LEN])
+{
+	XXH64_hash_t h;
+	uint64_t v[6];
+	XXH3_state_t *xs;
+	size_t i;
+
+	if (l->inl || l->n == 0)
+		return 0;
+	if (!(xs = XXH3_createState()))
+		bd_die("XXH3_createState: out of memory");
+	XXH3_64bits_reset(xs);
+	for (i = 0; i < l->n; i++) {
+		const struct bd_ref *r = &l->r[i];
+
+		v[0] = htole64(r->bytenr);
+		v[1] = htole64(r->offset);
+		v[2] = htole64(r->fileoff);
+		v[3] = htole64(r->len);
+		v[4] = htole64(r->disk_len);
+		v[5] = htole64((uint64_t)r->compression << 8 | r->type);
+		XXH3_64bits_update(xs, v, sizeof v);
+	}
+	h = XXH3_64bits_digest(xs);
+	XXH3_freeState(xs);
+	for (i = 0; i < BD_LAYOUT_TAG_LEN; i++)
+		tag[i] = (uint8_t)(h >> (56 - 8 * i));
+	return 1;
 }
 
 uint64_t

@@ -87,7 +87,7 @@ applies() {
 @test "catalog: lookups agree with a naive model, merged at every batch" {
 	BEDUP_CATALOG_JOURNAL_MAX=0 BEDUP_CATALOG_RUN=37 applies 8 2
 	[ ! -e "$C.journal" ]
-	[ "$(head -n1 "$C")" = "# bedup catalog 3 01234567-89ab-cdef-0123-456789abcdef" ]
+	[ "$(head -n1 "$C")" = "# bedup catalog 4 01234567-89ab-cdef-0123-456789abcdef" ]
 }
 
 @test "catalog: lookups agree with a naive model, merges now and then" {
@@ -198,6 +198,10 @@ bigbatch() {
 	14	5	257	1	-	ABCDEF0123456789ABCDEF0123456789
 	17	5	260	1	-	-	0123456789abcdef	extra
 	18	5	261	1	-	-	0123456789abcdef
+	19	5	262	1	-	-	-	fedcba98
+	20	5	263	1	-	-	x	fedcba98
+	21	5	264	1	-	-	-	fedcba98	extra
+	22	5	265	1	-	-	-
 
 	15	5	258	2	gone	-
 	16	5	259	3	0123456789abcdef0123456789abcdef	fedcba9876543210fedcba9876543210
@@ -209,10 +213,13 @@ bedup-catalog: line 3: bad SUBVOL: zero
 bedup-catalog: line 4: bad DIGEST: not '-', 'gone' or 32 lowercase hex digits
 bedup-catalog: line 5: bad KEY: not 16 lowercase hex digits
 bedup-catalog: line 6: bad SAMPLE: not '-' or 32 lowercase hex digits
-bedup-catalog: line 7: expected 6 or 7 fields, got 8"
+bedup-catalog: line 7: bad LAYOUT: not 8 lowercase hex digits
+bedup-catalog: line 10: bad KEY: not 16 lowercase hex digits or '-'
+bedup-catalog: line 11: expected 6 to 8 fields, got 9
+bedup-catalog: line 12: bad KEY: not 16 lowercase hex digits"
 	run --separate-stderr bedup-catalog -C "$C" list
 	assert_success
-	assert_output $'10\t5\t256\t1\t-\t-\n16\t5\t259\t3\t0123456789abcdef0123456789abcdef\tfedcba9876543210fedcba9876543210\n18\t5\t261\t1\t-\t-\t0123456789abcdef'
+	assert_output $'10\t5\t256\t1\t-\t-\n16\t5\t259\t3\t0123456789abcdef0123456789abcdef\tfedcba9876543210fedcba9876543210\n18\t5\t261\t1\t-\t-\t0123456789abcdef\n19\t5\t262\t1\t-\t-\t-\tfedcba98'
 }
 
 @test "bedup-catalog: a base and a journal of any bytes are read without a crash" {
@@ -274,7 +281,7 @@ entries() {
 	assert_equal "$stderr" ""
 	assert_output "$want"
 	# converted once: a base of the new form, no paths, no samples file
-	assert_equal "$(head -n 1 "$C")" "# bedup catalog 3 $(fsid "$MNT")"
+	assert_equal "$(head -n 1 "$C")" "# bedup catalog 4 $(fsid "$MNT")"
 	assert_equal "$(tail -n +2 "$C")" "$want"
 	[ ! -e "$C.samples" ]
 	[ "$(stat -c %a "$C")" = 600 ]
@@ -355,10 +362,10 @@ bedup-catalog: $C: line 3: FSID is not the first record's"
 	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog: expected 7 fields, got 1
 bedup-catalog: $C: Protocol error"
 	cmp "$C" "$BATS_TEST_TMPDIR/orig"
-	echo "# bedup catalog 4 $FSID" >"$C"
+	echo "# bedup catalog 5 $FSID" >"$C"
 	run --separate-stderr bedup-catalog -C "$C" list
 	assert_failure 2
-	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog of version 3 or 2
+	assert_equal "$stderr" "bedup-catalog: $C: line 1: not a catalog of version 4, 3 or 2
 bedup-catalog: $C: Protocol error"
 }
 
@@ -394,4 +401,19 @@ bedup-catalog: $C: Protocol error"
 	assert_failure 2
 	assert_output ""
 	[[ $stderr == "bedup-catalog: commit: No such file or directory" ]]
+}
+
+@test "catalog: a commit onto a base of version 3 writes a version 4 base, no journal" {
+	{ echo "# bedup catalog 3 $FSID"; printf '10\t5\t256\t1\t-\t-\t0123456789abcdef\n'; } >"$C"
+	run --separate-stderr bedup-catalog -C "$C" list
+	assert_success
+	assert_output $'10\t5\t256\t1\t-\t-\t0123456789abcdef'
+	# a version 3 bedup would refuse this base, but never meets a line of
+	# version 4 in a journal beside its own base
+	printf '11\t5\t257\t1\t-\t-\t-\tfedcba98\n' | bedup-catalog -C "$C" apply
+	assert_equal "$(head -n 1 "$C")" "# bedup catalog 4 $FSID"
+	[ ! -s "$C.journal" ]
+	run --separate-stderr bedup-catalog -C "$C" list
+	assert_success
+	assert_output $'10\t5\t256\t1\t-\t-\t0123456789abcdef\n11\t5\t257\t1\t-\t-\t-\tfedcba98'
 }

@@ -238,6 +238,16 @@ group() {
 	assert_failure 2
 	assert_output ""
 	assert_equal "$stderr" "bedup-group: $MNT_b: filesystem $(fsid "$MNT_b"), the catalog's is $(fsid "$MNT")"
+	# a first run has only the input's small files to look at: not
+	# looked at, said once, the rest done
+	printf x >"$D/s1"
+	printf x >"$D/s2"
+	sync
+	run --separate-stderr bedup-group -C "$cat.new" -m "$MNT_b" -u <(record "$D/s1" "$D/s2")
+	assert_failure 1
+	assert_output "$(record "$D/s1" "$D/s2")"
+	assert_equal "$stderr" "bedup-group: $MNT_b: filesystem $(fsid "$MNT_b"), the catalog's is $(fsid "$MNT"): small files not looked at, kept in groups and tracked"
+	assert_equal "$(entries "$cat.new")" "$( { entry "$D/s1"; entry "$D/s2"; } | sort)"
 }
 
 # inline FILE: whether FILE's data lies inline in the metadata (FIEMAP)
@@ -299,6 +309,11 @@ inline() {
 	assert_equal "$output" "$(record "$D/a" "$D/new")"
 	assert_equal "${stderr%%$'\n'*}" "bedup-group: 4 tracked files left out: they share their data with another tracked file brought"
 	assert_equal "$(grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace")" 1
+	# the catalog had their layout tags, all alike: no tree search of
+	# theirs (the new file's layout and checksums only)
+	assert_equal "$(layouts "$cat" | wc -l)" 5
+	assert_equal "$(layouts "$cat" | cut -d' ' -f2 | sort -u | wc -l)" 1
+	[ "$(grep -c TREE_SEARCH_V2 "$BATS_TEST_TMPDIR/trace")" -lt 5 ]
 	# one of them with its own copy of the bytes: two layouts, all come
 	# (bedup-clone may share the new file's data into each)
 	cp --reflink=never "$D/a" "$D/a2.tmp"

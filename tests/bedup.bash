@@ -72,11 +72,12 @@ summary_re() {
 }
 
 # catalog_ok CATALOG: the catalog (with its journal) reads without a
-# complaint, every entry 6 fields, or 7 with a checksum key.
+# complaint, every entry 6 fields, 7 with a checksum key, 8 with a layout
+# tag.
 catalog_ok() {
 	local out
 	out=$(bedup-catalog -C "$1" list 2>&1) || { echo "$out" >&2; return 1; }
-	[ -z "$out" ] || ! awk -F'\t' '(NF != 6 && NF != 7) || $1 !~ /^[0-9]+$/ { bad = 1 } END { exit !bad }' <<<"$out"
+	[ -z "$out" ] || ! awk -F'\t' '(NF < 6 || NF > 8) || $1 !~ /^[0-9]+$/ { bad = 1 } END { exit !bad }' <<<"$out"
 }
 
 # catalog_ids: SUBVOL TAB INO of each entry of the catalog of $FS, sorted

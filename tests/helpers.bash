@@ -237,7 +237,12 @@ entries() {
 
 # keys CATALOG: "INO KEY" of each entry with a checksum key
 keys() {
-	bedup-catalog -C "$1" list | awk -F'\t' 'NF == 7 { print $3, $7 }'
+	bedup-catalog -C "$1" list | awk -F'\t' 'NF >= 7 && $7 != "-" { print $3, $7 }'
+}
+
+# layouts CATALOG: "INO LAYOUT" of each entry with a layout tag
+layouts() {
+	bedup-catalog -C "$1" list | awk -F'\t' 'NF == 8 { print $3, $8 }'
 }
 
 # counts_re STAGE OPENED: the regexp of the line a stage's -v ends with

@@ -96,7 +96,7 @@ flush(struct state *s)
 		if (ours)
 			keyed = input_layouts(s, s->nb != 0);
 		for (i = 0; i < p->n && ours && s->update; i++)
-			track(s, &p->it[i], s->nb ? &p->key[i] : NULL);
+			track(s, &p->it[i], p->laid ? &p->key[i] : NULL);
 		/* no input item left (their data inline): nothing new */
 		if (s->nb && p->n)
 			add_catalog(s, keyed);

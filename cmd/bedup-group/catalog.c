@@ -21,18 +21,40 @@ open_catalog(struct state *s, const struct item *first)
 }
 
 /* -m, opened at the first tree search: the catalog's filesystem, its
- * dirty data written out (the trees then say where every byte lies) */
-static void
-open_fs(struct state *s)
+ * dirty data written out (the trees then say where every byte lies).
+ * When it is not, and the catalog has files to tell apart (NEED), -m is
+ * wrong: exit 2. Else (only the input's small files to look at, and the
+ * catalog had none: its filesystem came from the first record) the
+ * files are not looked at, said once. Returns 0, or -1 then. */
+static int
+open_fs(struct state *s, int need)
 {
-	char mfsid[BD_FSID_LEN + 1], cfsid[BD_FSID_LEN + 1];
+	char mfsid[BD_FSID_LEN + 1], cfsid[BD_FSID_LEN + 1], why[128];
 
-	if ((s->fsfd = open(s->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    bd_fsid_fd(s->fsfd, mfsid) < 0)
-		bd_die("%s:", s->mount);
-	bd_fsid_unpack(s->catfsid, cfsid);
-	if (strcmp(mfsid, cfsid) != 0)
-		bd_die("%s: filesystem %s, the catalog's is %s", s->mount, mfsid, cfsid);
+	if (s->fsfd >= 0)
+		return 0;
+	if (!s->nofs) {
+		bd_fsid_unpack(s->catfsid, cfsid);
+		if ((s->fsfd = open(s->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    bd_fsid_fd(s->fsfd, mfsid) < 0)
+			snprintf(why, sizeof why, "%s", strerror(errno));
+		else if (strcmp(mfsid, cfsid) != 0)
+			snprintf(why, sizeof why, "filesystem %s, the catalog's is %s", mfsid, cfsid);
+		else
+			goto open;
+		if (s->fsfd >= 0)
+			close(s->fsfd);
+		s->fsfd = -1;
+		s->nofs = 1;
+		if (need)
+			bd_die("%s: %s", s->mount, why);
+		bd_fail("%s: %s: small files not looked at, kept in groups and tracked", s->mount,
+		    why);
+	}
+	if (need)
+		exit(2);     /* said when first met */
+	return -1;
+open:
 	/* data still in the page cache is not in the trees: a file being
 	 * rewritten would get the key of its old bytes */
 	if (bd_writeout_fd(s->fsfd) < 0)
@@ -40,6 +62,7 @@ open_fs(struct state *s)
 	if (bd_csum_fs_fd(s->fsfd, &s->csum) < 0)
 		bd_die("%s:", s->mount);
 	s->sbuf = bd_emalloc(SEARCH_BUF);
+	return 0;
 }
 
 /* The layout of the inode R names into L, from the trees under -m:
@@ -78,11 +101,10 @@ input_layouts(struct state *s, int keys)
 	size_t i, n = 0;
 	int all = 1, k, laid;
 
+	p->laid = 0;
 	if (!keys && (!p->n || p->it[0].size > MAX_SECTOR))
 		return 0;
-	if (s->fsfd < 0)
-		open_fs(s);
-	if (!keys && p->it[0].size > s->csum.sectorsize)
+	if (open_fs(s, keys) < 0 || (!keys && p->it[0].size > s->csum.sectorsize))
 		return 0;
 	if (p->kcap < p->n) {
 		p->kcap = p->cap;
@@ -116,6 +138,7 @@ input_layouts(struct state *s, int keys)
 				bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ": checksums:",
 				    s->mount, r.subvol, r.ino);
 		}
+		p->key[n].tagged = laid && bd_layout_tag(&l, p->key[n].tag);
 		bd_layout_free(&l);
 		p->it[n] = *it;
 		if (k == 1)
@@ -125,6 +148,7 @@ input_layouts(struct state *s, int keys)
 		n++;
 	}
 	p->n = n;
+	p->laid = 1;
 	return all && keys;
 }
 
@@ -155,6 +179,10 @@ track(struct state *s, const struct item *it, const struct ikey *k)
 	if (k && k->have) {
 		memcpy(e.key, k->key, 8);
 		e.flags |= BD_CAT_KEY;
+	}
+	if (k && k->tagged) {
+		memcpy(e.layout, k->tag, BD_LAYOUT_TAG_LEN);
+		e.flags |= BD_CAT_LAYOUT;
 	}
 	bd_catalog_put(s->cat, &e);
 }
@@ -235,33 +263,48 @@ keyless(struct state *s, struct bd_cat_entry *e, const uint8_t (*keys)[8], size_
 	}
 	if (laid && keys)
 		k = bd_csum_key_of(s->fsfd, &s->csum, &l, r.size, s->sbuf, SEARCH_BUF, key);
+	if (laid && bd_layout_tag(&l, x.layout))
+		x.flags |= BD_CAT_LAYOUT;
 	bd_layout_free(&l);
-	if (k != 1)
-		return 1;
-	memcpy(x.key, key, 8);
-	x.flags |= BD_CAT_KEY;
-	if (s->update)
+	if (k == 1) {
+		memcpy(x.key, key, 8);
+		x.flags |= BD_CAT_KEY;
+	}
+	if (s->update && x.flags != e->flags)
 		bd_catalog_put(s->cat, &x);
 	*e = x;
+	if (k != 1)
+		return 1;
 	if (may_match(&x, keys, n))
 		return 1;
 	s->left++;
 	return 0;
 }
 
-/* by checksum key (those without one last), then in the bucket's order */
+/* What tells E's content: 2, its checksum key; 1, its digest; 0,
+ * nothing known. */
+static int
+kind(const struct bd_cat_entry *e)
+{
+	return e->flags & BD_CAT_KEY ? 2 : e->flags & BD_CAT_DIGEST ? 1 : 0;
+}
+
+/* by content (key, digest, nothing known last), then in the bucket's
+ * order */
 static int
 candcmp(const void *a, const void *b)
 {
 	const struct bd_cat_entry *x = *(const struct bd_cat_entry *const *)a;
 	const struct bd_cat_entry *y = *(const struct bd_cat_entry *const *)b;
-	int kx = !!(x->flags & BD_CAT_KEY), ky = !!(y->flags & BD_CAT_KEY), c;
+	int kx = kind(x), ky = kind(y), c = 0;
 
 	if (kx != ky)
 		return ky - kx;
-	if (kx && (c = memcmp(x->key, y->key, 8)))
-		return c;
-	return (x > y) - (x < y);
+	if (kx == 2)
+		c = memcmp(x->key, y->key, 8);
+	else if (kx == 1)
+		c = memcmp(x->digest, y->digest, 16);
+	return c ? c : (x > y) - (x < y);
 }
 
 static int
@@ -273,8 +316,12 @@ bucketcmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Whether the catalog's files C[0..N) (N >= 2) all have one layout now,
- * the trees say: the same extent references, compressed or not. */
+/* Whether the catalog's files C[0..N) (N >= 2) all have one layout: by
+ * the layout tags the catalog has, when each has one, else as the trees
+ * say now (the same extent references, compressed or not), the tags then
+ * learnt. A tag learnt before a balance moved the extents differs from
+ * one learnt after: files sharing data may then come all, never the
+ * other way round. */
 static int
 one_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 {
@@ -282,30 +329,44 @@ one_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 	size_t i;
 	int same = 1;
 
+	for (i = 0; i < n && (c[i]->flags & BD_CAT_LAYOUT); i++)
+		if (memcmp(c[i]->layout, c[0]->layout, BD_LAYOUT_TAG_LEN) != 0)
+			same = 0;
+	if (i == n)
+		return same;
 	for (i = 0; i < n && same; i++) {
 		struct bd_record r = { .size = c[i]->size, .subvol = c[i]->subvol,
 			.ino = c[i]->ino, .gen = c[i]->gen };
+		struct bd_layout *lp = i ? &l : &first;
 
 		memset(&l, 0, sizeof l);
-		if (!layout_of(s, &r, i ? &l : &first))
+		if (!layout_of(s, &r, lp)) {
 			same = 0;
-		else if (i)
-			same = bd_layout_same(&first, &l);
+		} else {
+			if (s->update && !(c[i]->flags & BD_CAT_LAYOUT) &&
+			    bd_layout_tag(lp, c[i]->layout)) {
+				c[i]->flags |= BD_CAT_LAYOUT;
+				bd_catalog_put(s->cat, c[i]);
+			}
+			if (i)
+				same = bd_layout_same(&first, &l);
+		}
 		bd_layout_free(&l);
 	}
 	bd_layout_free(&first);
 	return same;
 }
 
-/* Of the catalog's files C[0..N) that join the group, the tracked files of
- * one checksum key that share one layout are one: only the first stays,
- * the others hold the very extents it holds, and whatever bedup-clone
- * shares into it or from it needs nothing of them. When a key's files
- * have more than one layout, all stay: bedup-clone may share one's data
- * into every other. (Should the one that stays be shared into, from a
- * new file in a read-only subvolume, say, the run's second look at what
- * it changed brings the others: their key then has two layouts.) Returns
- * how many stay, C back in the bucket's order. */
+/* Of the catalog's files C[0..N) that join the group, those of one
+ * content (one checksum key, or one digest) that share one layout are
+ * one: only the first stays, the others hold the very extents it holds,
+ * and whatever bedup-clone shares into it or from it needs nothing of
+ * them. When a content's files have more than one layout, all stay:
+ * bedup-clone may share one's data into every other. (Should the one
+ * that stays be shared into, from a new file in a read-only subvolume,
+ * say, the run's second look at what it changed brings the others: their
+ * content then has two layouts.) Returns how many stay, C back in the
+ * bucket's order. */
 static size_t
 one_per_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 {
@@ -313,8 +374,9 @@ one_per_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 
 	qsort(c, n, sizeof *c, candcmp);
 	while (i < n) {
-		for (j = i + 1; j < n && (c[i]->flags & BD_CAT_KEY) && (c[j]->flags & BD_CAT_KEY) &&
-		    memcmp(c[i]->key, c[j]->key, 8) == 0; j++)
+		for (j = i + 1; j < n && kind(c[i]) && kind(c[j]) == kind(c[i]) &&
+		    (kind(c[i]) == 2 ? memcmp(c[i]->key, c[j]->key, 8) :
+		    memcmp(c[i]->digest, c[j]->digest, 16)) == 0; j++)
 			;
 		if (j - i >= 2 && one_layout(s, c + i, j - i)) {
 			c[m++] = c[i];

@@ -55,10 +55,11 @@ struct run {
 	int live;
 };
 
-/* a checksum key (bd_csum_key) of an input item */
+/* a checksum key (bd_csum_key) and a layout tag (bd_layout_tag) of an
+ * input item, when read */
 struct ikey {
-	uint8_t key[8];
-	int have;
+	uint8_t key[8], tag[BD_LAYOUT_TAG_LEN];
+	int have, tagged;
 };
 
 /* the current (SIZE, FSID) run being collected for output; KEY, when a
@@ -66,8 +67,9 @@ struct ikey {
 struct pending {
 	struct item *it;
 	size_t n, cap;
-	struct ikey *key;
+	struct ikey *key;    /* with LAID: each item's, as input_layouts read it */
 	size_t kcap;
+	int laid;
 };
 
 struct state {
@@ -88,6 +90,7 @@ struct state {
 	struct bd_cat_entry *bucket;  /* the catalog's files of one size */
 	size_t bcap, nb;
 	int fsfd;                     /* -m, for tree searches (-1: not open) */
+	int nofs;                     /* -m is not the catalog's filesystem */
 	struct bd_csum_fs csum;
 	char *sbuf;                   /* a tree search's buffer */
 	uint64_t left;                /* catalog files left out by their key */

@@ -45,7 +45,9 @@ member_entry(const struct run *rn, struct member *m)
 }
 
 /* what the run knows of R at the end of its group, its DIGEST, SAMPLE
- * and checksum KEY (NULL: not known), into the batch when it is news */
+ * and checksum KEY (NULL: not known), and the tag of its layout as read
+ * (a member bedup-clone then shares into comes back to bedup-group as
+ * changed, which replaces its entry), into the batch when it is news */
 void
 learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
     const uint8_t *sample, const uint8_t *key)
@@ -53,8 +55,13 @@ learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
 	const struct bd_record *r = &m->r;
 	const struct bd_cat_entry *old;
 	struct bd_cat_entry e;
+	uint8_t tag[BD_LAYOUT_TAG_LEN];
+	int tagged;
 
-	if (!rn->update || !ours(rn, r) || (!digest && !sample && !key))
+	if (!rn->update || !ours(rn, r))
+		return;
+	tagged = m->laid && bd_layout_tag(&m->lay, tag);
+	if (!digest && !sample && !key && !tagged)
 		return;
 	if ((old = member_entry(rn, m)))
 		e = *old;
@@ -75,6 +82,10 @@ learn_member(const struct run *rn, struct member *m, const uint8_t *digest,
 	if (key) {
 		memcpy(e.key, key, 8);
 		e.flags |= BD_CAT_KEY;
+	}
+	if (tagged) {
+		memcpy(e.layout, tag, BD_LAYOUT_TAG_LEN);
+		e.flags |= BD_CAT_LAYOUT;
 	}
 	if (old && memcmp(&e, old, sizeof e) == 0)
 		return;
