@@ -807,6 +807,13 @@ int bd_layout_same(const struct bd_layout *a, const struct bd_layout *b);
  * L can share nothing (inline data, or holes only): no tag. */
 int bd_layout_tag(const struct bd_layout *l, uint8_t tag[BD_LAYOUT_TAG_LEN]);
 
+/* Whether L has no data in an extent (all its data inline, or holes
+ * only): sharing another file's data into it frees nothing. A file whose
+ * first bytes lie inline and the rest in extents (a small file extended,
+ * on a compressed filesystem) can be shared into; only inline data
+ * cannot be shared from. */
+int bd_layout_no_extent(const struct bd_layout *l);
+
 /* Bytes of L's references in [0, LEN): holes do not count. */
 uint64_t bd_layout_data_bytes(const struct bd_layout *l, uint64_t len);
 

@@ -313,6 +313,12 @@ bd_layout_tag(const struct bd_layout *l, uint8_t tag[BD_LAYOUT_TAG_LEN])
 	return 1;
 }
 
+int
+bd_layout_no_extent(const struct bd_layout *l)
+{
+	return l->n == 0;
+}
+
 uint64_t
 bd_layout_data_bytes(const struct bd_layout *l, uint64_t len)
 {

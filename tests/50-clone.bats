@@ -110,6 +110,39 @@ shared	30000000	$D/a	$D/c"
 	assert_output 0
 }
 
+@test "clone: a destination with its first bytes inline and the rest in extents is shared into" {
+	local F=$D/mixed
+	mkdir "$F"
+	btrfs property set "$F" compression zstd
+	# 4 KiB committed alone go inline (compressed); extended, the rest
+	# goes to extents and the inline item stays
+	yes mixed | head -c 4096 >"$F/a"
+	sync
+	yes more | head -c 20000 >>"$F/a"
+	# the same bytes written at once (cat would clone a's extents)
+	{ yes mixed | head -c 4096; yes more | head -c 20000; } >"$F/b"
+	sync
+	filefrag -v "$F/a" | grep -q inline
+	! filefrag -v "$F/b" | grep -q inline
+	meta "$F/a" "$F/b" >"$D/meta.before"
+	# bedup-lock keeps both: a can be shared into
+	run --separate-stderr bedup-lock <(record "$F/a" "$F/b")
+	assert_success
+	assert_equal "$output" "$(record "$F/a" "$F/b")"
+	# the source is b, whose data is all in extents
+	run --separate-stderr bedup-clone <(record "$F/a" "$F/b")
+	cut_ids
+	assert_success
+	# BYTES: the data in extents it held (the inline bytes were none)
+	assert_output "deduped	20000	$F/b	$F/a"
+	sync
+	! filefrag -v "$F/a" | grep -q inline
+	cmp "$F/a" "$F/b"
+	meta "$F/a" "$F/b" >"$D/meta.after"
+	cmp "$D/meta.before" "$D/meta.after"
+	[ "$(filefrag -v "$F/a" | awk '/^ *0:/ { print $4 }')" = "$(filefrag -v "$F/b" | awk '/^ *0:/ { print $4 }')" ]
+}
+
 @test "clone: inline data is left alone, the file not rewritten" {
 	requires strace
 	local gen

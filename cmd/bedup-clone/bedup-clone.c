@@ -224,8 +224,11 @@ admit(const struct source *s, const struct bd_record *dst, int fd, const struct 
 		goto skip;
 	}
 	/* the kernel would copy inline data into the destination's
-	 * metadata: no space freed, and the file reported changed */
-	if (s->x.inl || dx->inl) {
+	 * metadata: no space freed, and the file reported changed. A
+	 * destination with some data inline and the rest in extents (a
+	 * small file extended) can take the source's extents: that frees
+	 * its own; one with no extent has nothing to free */
+	if (s->x.inl || bd_layout_no_extent(dx)) {
 		out("inline", dst->size, src, dst);
 		goto skip;
 	}

@@ -121,7 +121,7 @@ input_layouts(struct state *s, int keys)
 		r.gen = it->gen;
 		memset(&l, 0, sizeof l);
 		laid = layout_of(s, &r, &l);
-		if (laid && l.inl) {
+		if (laid && l.inl && bd_layout_no_extent(&l)) {
 			if (s->update && bd_catalog_find(s->cat, r.size, r.subvol, r.ino, &e)) {
 				e.flags = BD_CAT_GONE;
 				bd_catalog_put(s->cat, &e);
@@ -252,7 +252,7 @@ keyless(struct state *s, struct bd_cat_entry *e, const uint8_t (*keys)[8], size_
 	if (!keys && e->size > s->csum.sectorsize)
 		return 1;
 	laid = layout_of(s, &r, &l);
-	if (laid && l.inl) {
+	if (laid && l.inl && bd_layout_no_extent(&l)) {
 		bd_layout_free(&l);
 		if (s->update) {
 			x.flags = BD_CAT_GONE;

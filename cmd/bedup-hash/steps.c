@@ -125,8 +125,8 @@ match_samples(struct job *jb, size_t nu, size_t nj, char *buf)
  * read through another member are never opened at all. When the tree
  * does not say so (no capability, gone, replaced, changed size), the
  * member is opened, which says why, and its layout read through it
- * (bd_layout_fd). With -w, a member with inline data is left out:
- * nothing to share, never read. */
+ * (bd_layout_fd). With -w, a member whose data all lies inline is left
+ * out: nothing to share, never read. */
 void
 member_step(void *job, size_t i, char *buf)
 {
@@ -148,7 +148,8 @@ member_step(void *job, size_t i, char *buf)
 		else
 			close(fd);
 	}
-	if (m->state == ALIVE && m->laid && m->lay.inl && jb->run->work)
+	if (m->state == ALIVE && m->laid && m->lay.inl && bd_layout_no_extent(&m->lay) &&
+	    jb->run->work)
 		m->state = LEFT;
 }
 

@@ -92,8 +92,10 @@ check(const struct bd_record *r, struct member *m, FILE *sk)
 	if ((fd = bd_member_open(r, &st)) < 0)
 		return 0;
 	/* inline data (in the metadata, a small file) has no extent to
-	 * share: FIDEDUPERANGE would only copy it. Left before any lease */
-	inl = bd_layout_fd(fd, r, &lay) == 0 && lay.inl;
+	 * share: FIDEDUPERANGE would only copy it. Left before any lease.
+	 * A file with its first bytes inline and the rest in extents may
+	 * still be shared into */
+	inl = bd_layout_fd(fd, r, &lay) == 0 && lay.inl && bd_layout_no_extent(&lay);
 	bd_layout_free(&lay);
 	if (inl) {
 		skip(sk, "inline", r, "inline data, cannot be shared, skipped");
