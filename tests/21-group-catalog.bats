@@ -29,6 +29,16 @@ group() {
 	bedup-group -C "$cat" -m "$MNT" "$@"
 }
 
+# traced ARG...: group, its ioctls traced for lookups
+traced() {
+	strace -f -e trace=ioctl -o "$BATS_TEST_TMPDIR/trace" bedup-group -C "$cat" -m "$MNT" "$@"
+}
+
+# lookups: the paths the last traced group looked up (BTRFS_IOC_INO_PATHS)
+lookups() {
+	grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace"
+}
+
 @test "catalog: missing is empty; -u tracks every input record" {
 	mkfile "$D/one" 9000 x
 	mkfile "$D/two" 9000 y
@@ -218,12 +228,11 @@ group() {
 	# f1's key is gone: read from the trees, not its path, and learnt
 	cp --reflink=never "$D/f2" "$D/new2"
 	sync
-	run --separate-stderr strace -f -e trace=ioctl -o "$BATS_TEST_TMPDIR/trace" \
-		bedup-group -v -u -C "$cat" -m "$MNT" <(record "$D/new2")
+	run --separate-stderr traced -v -u <(record "$D/new2")
 	assert_success
 	assert_equal "$output" "$(record "$D/f2" "$D/new2")"
 	assert_equal "${stderr%%$'\n'*}" "bedup-group: 7 tracked files left out: their checksums differ from every new file's of their size"
-	assert_equal "$(grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace")" 1
+	assert_equal "$(lookups)" 1
 	assert_equal "$(keys "$cat" | awk -v a="$(stat -c %i "$D/f1")" '$1 == a' | wc -l)" 1
 }
 
@@ -283,12 +292,11 @@ inline() {
 	# comes again they leave the catalog, their paths never looked up
 	{ entry "$D/s1"; entry "$D/s2"; } | bedup-catalog -C "$cat" apply
 	mv "$D/s1" "$D/s2" "$MNT"/
-	run --separate-stderr strace -f -e trace=ioctl -o "$BATS_TEST_TMPDIR/trace" \
-		bedup-group -v -u -C "$cat" -m "$MNT" <(record "$D/r2")
+	run --separate-stderr traced -v -u <(record "$D/r2")
 	assert_success
 	assert_equal "$output" "$(record "$D/r1" "$D/r2")"
 	assert_equal "${stderr%%$'\n'*}" "bedup-group: 2 files left out: their data lies inline in the metadata"
-	assert_equal "$(grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace")" 1
+	assert_equal "$(lookups)" 1
 	assert_equal "$(entries "$cat")" "$( { entry "$D/r1"; entry "$D/r2"; } | sort)"
 }
 
@@ -303,12 +311,11 @@ inline() {
 	# a real copy: one of the five comes, the others share its extents
 	cp --reflink=never "$D/a" "$D/new"
 	sync
-	run --separate-stderr strace -f -e trace=ioctl -o "$BATS_TEST_TMPDIR/trace" \
-		bedup-group -v -C "$cat" -m "$MNT" <(record "$D/new")
+	run --separate-stderr traced -v <(record "$D/new")
 	assert_success
 	assert_equal "$output" "$(record "$D/a" "$D/new")"
 	assert_equal "${stderr%%$'\n'*}" "bedup-group: 4 tracked files left out: they share their data with another tracked file brought"
-	assert_equal "$(grep -c INO_PATHS "$BATS_TEST_TMPDIR/trace")" 1
+	assert_equal "$(lookups)" 1
 	# the catalog had their layout tags, all alike: no tree search of
 	# theirs (the new file's layout and checksums only)
 	assert_equal "$(layouts "$cat" | wc -l)" 5
