@@ -333,3 +333,23 @@ inline() {
 		sort -t"$(printf '\t')" -k5,5n)"
 	assert_equal "$stderr" ""
 }
+
+@test "catalog: of tracked files sharing one layout, one deleted since is passed over for the next" {
+	mkfile "$D/a" 9000 a
+	cp --reflink=always "$D/a" "$D/a1"
+	cp --reflink=always "$D/a" "$D/a2"
+	sync
+	record "$D"/a* | group -u >/dev/null
+	record "$D"/a* | group -u >/dev/null
+	assert_equal "$(layouts "$cat" | cut -d' ' -f2 | sort -u | wc -l)" 1
+	# a, the first of them, deleted: a new copy still finds one to share
+	# from, and a leaves the catalog
+	cp --reflink=never "$D/a" "$D/new"
+	rm "$D/a"
+	sync
+	run --separate-stderr group -v -u <(record "$D/new")
+	assert_success
+	assert_equal "$output" "$(record "$D/a1" "$D/new")"
+	assert_equal "${stderr%%$'\n'*}" "bedup-group: 1 tracked files left out: they share their data with another tracked file brought"
+	assert_equal "$(entries "$cat")" "$( { entry "$D/a1"; entry "$D/a2"; entry "$D/new"; } | sort)"
+}

@@ -66,7 +66,8 @@ open:
 }
 
 /* The layout of the inode R names into L, from the trees under -m:
- * 1, or 0 when it is not that inode now (or the search failed: said) */
+ * 1, 0 when it is not that inode now (gone, or another file has its
+ * number), or -1 when the search failed (said) */
 static int
 layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l)
 {
@@ -74,10 +75,10 @@ layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l)
 
 	bd_search_init_buf(&sr, s->sbuf, SEARCH_BUF);
 	if (bd_layout_get(s->fsfd, r->subvol, r->ino, &sr, l) < 0) {
-		if (errno != ENOENT)
-			bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ":", s->mount, r->subvol,
-			    r->ino);
-		return 0;
+		if (errno == ENOENT)
+			return 0;
+		bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ":", s->mount, r->subvol, r->ino);
+		return -1;
 	}
 	return bd_layout_is(l, r);
 }
@@ -120,7 +121,7 @@ input_layouts(struct state *s, int keys)
 		r.ino = it->ino;
 		r.gen = it->gen;
 		memset(&l, 0, sizeof l);
-		laid = layout_of(s, &r, &l);
+		laid = layout_of(s, &r, &l) > 0;
 		if (laid && l.inl && bd_layout_no_extent(&l)) {
 			if (s->update && bd_catalog_find(s->cat, r.size, r.subvol, r.ino, &e)) {
 				e.flags = BD_CAT_GONE;
@@ -251,7 +252,7 @@ keyless(struct state *s, struct bd_cat_entry *e, const uint8_t (*keys)[8], size_
 
 	if (!keys && e->size > s->csum.sectorsize)
 		return 1;
-	laid = layout_of(s, &r, &l);
+	laid = layout_of(s, &r, &l) > 0;
 	if (laid && l.inl && bd_layout_no_extent(&l)) {
 		bd_layout_free(&l);
 		if (s->update) {
@@ -307,15 +308,6 @@ candcmp(const void *a, const void *b)
 	return c ? c : (x > y) - (x < y);
 }
 
-static int
-bucketcmp(const void *a, const void *b)
-{
-	const struct bd_cat_entry *x = *(const struct bd_cat_entry *const *)a;
-	const struct bd_cat_entry *y = *(const struct bd_cat_entry *const *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Whether the catalog's files C[0..N) (N >= 2) all have one layout: by
  * the layout tags the catalog has, when each has one, else as the trees
  * say now (the same extent references, compressed or not), the tags then
@@ -340,7 +332,7 @@ one_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 		struct bd_layout *lp = i ? &l : &first;
 
 		memset(&l, 0, sizeof l);
-		if (!layout_of(s, &r, lp)) {
+		if (layout_of(s, &r, lp) <= 0) {
 			same = 0;
 		} else {
 			if (s->update && !(c[i]->flags & BD_CAT_LAYOUT) &&
@@ -357,20 +349,65 @@ one_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 	return same;
 }
 
-/* Of the catalog's files C[0..N) that join the group, those of one
- * content (one checksum key, or one digest) that share one layout are
- * one: only the first stays, the others hold the very extents it holds,
- * and whatever bedup-clone shares into it or from it needs nothing of
- * them. When a content's files have more than one layout, all stay:
- * bedup-clone may share one's data into every other. (Should the one
- * that stays be shared into, from a new file in a read-only subvolume,
- * say, the run's second look at what it changed brings the others: their
- * content then has two layouts.) Returns how many stay, C back in the
- * bucket's order. */
-static size_t
-one_per_layout(struct state *s, struct bd_cat_entry **c, size_t n)
+/* E into the group, its path looked up: 0, or -1 when it has none */
+static int
+bring(struct state *s, const struct bd_cat_entry *e)
 {
-	size_t i = 0, j, m = 0;
+	struct pending *p = &s->pend;
+	struct item it;
+
+	if (from_catalog(s, e, &it) < 0)
+		return -1;
+	if (p->n == p->cap) {
+		p->cap = 2 * p->cap;
+		p->it = bd_erealloc(p->it, p->cap * sizeof *p->it);
+	}
+	p->it[p->n++] = it;
+	return 0;
+}
+
+/* Of the catalog's files C[0..N) of one content and one layout, the
+ * first that is still the inode its entry names (the trees say so) and
+ * has a path into the group: the others hold the very extents it holds.
+ * One deleted or replaced since is passed over (and with -u leaves the
+ * catalog): bringing it would bring nothing, and leave a new copy of the
+ * content with no file to share. */
+static void
+bring_one(struct state *s, struct bd_cat_entry **c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct bd_record r = { .size = c[i]->size, .subvol = c[i]->subvol,
+			.ino = c[i]->ino, .gen = c[i]->gen };
+		struct bd_layout l = { 0 };
+		struct bd_cat_entry gone = *c[i];
+		int ok = layout_of(s, &r, &l);
+
+		bd_layout_free(&l);
+		if (ok > 0 && bring(s, c[i]) == 0) {
+			s->same += n - i - 1;
+			return;
+		}
+		if (ok == 0 && s->update) {
+			gone.flags = BD_CAT_GONE;
+			bd_catalog_put(s->cat, &gone);
+		}
+	}
+}
+
+/* The catalog's files C[0..N) that join the group, into it. Those of one
+ * content (one checksum key, or one digest) that share one layout are
+ * one: only one comes (bring_one), and whatever bedup-clone shares into
+ * it or from it needs nothing of the others. When a content's files have
+ * more than one layout, all come: bedup-clone may share one's data into
+ * every other. (Should the one that came be shared into, from a new file
+ * in a read-only subvolume, say, the run's second look at what it
+ * changed brings the others: their content then has two layouts.) */
+static void
+bring_all(struct state *s, struct bd_cat_entry **c, size_t n)
+{
+	size_t i = 0, j;
 
 	qsort(c, n, sizeof *c, candcmp);
 	while (i < n) {
@@ -378,17 +415,13 @@ one_per_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 		    (kind(c[i]) == 2 ? memcmp(c[i]->key, c[j]->key, 8) :
 		    memcmp(c[i]->digest, c[j]->digest, 16)) == 0; j++)
 			;
-		if (j - i >= 2 && one_layout(s, c + i, j - i)) {
-			c[m++] = c[i];
-			s->same += j - i - 1;
-		} else {
-			while (i < j)
-				c[m++] = c[i++];
-		}
+		if (j - i >= 2 && one_layout(s, c + i, j - i))
+			bring_one(s, c + i, j - i);
+		else
+			for (; i < j; i++)
+				bring(s, c[i]);
 		i = j;
 	}
-	qsort(c, m, sizeof *c, bucketcmp);
-	return m;
 }
 
 /* The catalog's files of the group's size (S->bucket, S->nb of them), not
@@ -403,7 +436,6 @@ add_catalog(struct state *s, int keyed)
 	size_t nb = s->nb, nin = p->n, i, k = 0, nc = 0;
 	uint8_t (*keys)[8] = NULL;
 	struct bd_cat_entry **cand = bd_ecalloc(nb, sizeof *cand);
-	struct item it;
 
 	if (keyed) {
 		keys = bd_ecalloc(nin, sizeof *keys);
@@ -428,16 +460,7 @@ add_catalog(struct state *s, int keyed)
 		cand[nc++] = e;
 	}
 	free(keys);
-	nc = one_per_layout(s, cand, nc);
-	for (i = 0; i < nc; i++) {
-		if (from_catalog(s, cand[i], &it) < 0)
-			continue;
-		if (p->n == p->cap) {
-			p->cap = 2 * p->cap;
-			p->it = bd_erealloc(p->it, p->cap * sizeof *p->it);
-		}
-		p->it[p->n++] = it;
-	}
+	bring_all(s, cand, nc);
 	free(cand);
 	/* back in order: the input's records, then the catalog's */
 	if (p->n > nin)
