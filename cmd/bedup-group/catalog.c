@@ -65,6 +65,28 @@ open:
 	return 0;
 }
 
+/* with -u, the catalog's file E leaves the catalog */
+static void
+forget(struct state *s, const struct bd_cat_entry *e)
+{
+	struct bd_cat_entry gone = *e;
+
+	if (!s->update)
+		return;
+	gone.flags = BD_CAT_GONE;
+	bd_catalog_put(s->cat, &gone);
+}
+
+/* the record of the catalog's file E: its inode, generation and size
+ * (no path), as the layout looks want it */
+static struct bd_record
+rec_of(const struct bd_cat_entry *e)
+{
+	struct bd_record r = { .size = e->size, .subvol = e->subvol, .ino = e->ino, .gen = e->gen };
+
+	return r;
+}
+
 /* The layout of the inode R names into L, from the trees under -m:
  * 1, 0 when it is not that inode now (gone, or another file has its
  * number), or -1 when the search failed (said) */
@@ -123,10 +145,8 @@ input_layouts(struct state *s, int keys)
 		memset(&l, 0, sizeof l);
 		laid = layout_of(s, &r, &l) > 0;
 		if (laid && l.inl && bd_layout_no_extent(&l)) {
-			if (s->update && bd_catalog_find(s->cat, r.size, r.subvol, r.ino, &e)) {
-				e.flags = BD_CAT_GONE;
-				bd_catalog_put(s->cat, &e);
-			}
+			if (s->update && bd_catalog_find(s->cat, r.size, r.subvol, r.ino, &e))
+				forget(s, &e);
 			s->inl++;
 			free((char *)blob(it));
 			bd_layout_free(&l);
@@ -213,14 +233,10 @@ from_catalog(struct state *s, const struct bd_cat_entry *e, struct item *it)
 	if (!s->paths && !(s->paths = bd_inopaths_open(s->mount)))
 		bd_die("%s:", s->mount);
 	if (!(path = bd_inopath(s->paths, e->subvol, e->ino))) {
-		if (errno == ENOENT && s->update) {
-			struct bd_cat_entry gone = *e;
-
-			gone.flags = BD_CAT_GONE;
-			bd_catalog_put(s->cat, &gone);
-		} else if (errno != ENOENT) {
+		if (errno == ENOENT)
+			forget(s, e);
+		else
 			bd_warn("subvolume %" PRIu64 " inode %" PRIu64 ": no path:", e->subvol, e->ino);
-		}
 		return -1;
 	}
 	memset(it, 0, sizeof *it);
@@ -244,7 +260,7 @@ from_catalog(struct state *s, const struct bd_cat_entry *e, struct item *it)
 static int
 keyless(struct state *s, struct bd_cat_entry *e, const uint8_t (*keys)[8], size_t n)
 {
-	struct bd_record r = { .size = e->size, .subvol = e->subvol, .ino = e->ino, .gen = e->gen };
+	struct bd_record r = rec_of(e);
 	struct bd_layout l = { 0 };
 	struct bd_cat_entry x = *e;
 	uint8_t key[16];
@@ -255,10 +271,7 @@ keyless(struct state *s, struct bd_cat_entry *e, const uint8_t (*keys)[8], size_
 	laid = layout_of(s, &r, &l) > 0;
 	if (laid && l.inl && bd_layout_no_extent(&l)) {
 		bd_layout_free(&l);
-		if (s->update) {
-			x.flags = BD_CAT_GONE;
-			bd_catalog_put(s->cat, &x);
-		}
+		forget(s, e);
 		s->inl++;
 		return 0;
 	}
@@ -327,8 +340,7 @@ one_layout(struct state *s, struct bd_cat_entry **c, size_t n)
 	if (i == n)
 		return same;
 	for (i = 0; i < n && same; i++) {
-		struct bd_record r = { .size = c[i]->size, .subvol = c[i]->subvol,
-			.ino = c[i]->ino, .gen = c[i]->gen };
+		struct bd_record r = rec_of(c[i]);
 		struct bd_layout *lp = i ? &l : &first;
 
 		memset(&l, 0, sizeof l);
@@ -378,10 +390,8 @@ bring_one(struct state *s, struct bd_cat_entry **c, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		struct bd_record r = { .size = c[i]->size, .subvol = c[i]->subvol,
-			.ino = c[i]->ino, .gen = c[i]->gen };
+		struct bd_record r = rec_of(c[i]);
 		struct bd_layout l = { 0 };
-		struct bd_cat_entry gone = *c[i];
 		int ok = layout_of(s, &r, &l);
 
 		bd_layout_free(&l);
@@ -389,10 +399,8 @@ bring_one(struct state *s, struct bd_cat_entry **c, size_t n)
 			s->same += n - i - 1;
 			return;
 		}
-		if (ok == 0 && s->update) {
-			gone.flags = BD_CAT_GONE;
-			bd_catalog_put(s->cat, &gone);
-		}
+		if (ok == 0)
+			forget(s, c[i]);
 	}
 }
 
