@@ -84,10 +84,13 @@ bd_reopen(int pfd, int extra)
 }
 
 /* reopens PFD, an O_PATH fd of the regular file PST, for reading, and
- * checks it is the inode R names; closes PFD */
+ * checks it is the inode R names; closes PFD. BYHANDLE: PFD came from
+ * R's file handle, so the kernel found the inode in R's subvolume of a
+ * directory's filesystem with R's FSID, and compared its generation
+ * unless R's is 0 (btrfs_get_dentry): that is not asked again */
 static enum bd_open_result
 reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int extra,
-    int *fdp, struct stat *st)
+    int byhandle, int *fdp, struct stat *st)
 {
 	char fsid[BD_FSID_LEN + 1];
 	uint64_t subvol;
@@ -101,6 +104,10 @@ reopen_check(const struct bd_record *r, int pfd, const struct stat *pst, int ext
 	if (st->st_ino != pst->st_ino || st->st_dev != pst->st_dev) {
 		close(fd);
 		return BD_OPEN_OTHER;
+	}
+	if (byhandle && (uint32_t)r->gen != 0) {
+		*fdp = fd;
+		return BD_OPEN_OK;
 	}
 	if (bd_fsid_fd(fd, fsid) < 0 || bd_subvol_fd(fd, &subvol) < 0 ||
 	    bd_igen_fd(fd, &gen) < 0)
@@ -146,7 +153,7 @@ bd_open_record(const struct bd_record *r, int extra, int *fdp, struct stat *st)
 		if ((res = check_path_fd(r, pfd, &pst)) != BD_OPEN_OK)
 			return res;
 		if (pst.st_nlink > 0)
-			return reopen_check(r, pfd, &pst, extra, fdp, st);
+			return reopen_check(r, pfd, &pst, extra, 1, fdp, st);
 		/* unlinked, held open by someone: the path tells gone from
 		 * replaced, as below */
 		close(pfd);
@@ -164,7 +171,7 @@ bd_open_record(const struct bd_record *r, int extra, int *fdp, struct stat *st)
 	}
 	if ((res = check_path_fd(r, pfd, &pst)) != BD_OPEN_OK)
 		return res;
-	return reopen_check(r, pfd, &pst, extra, fdp, st);
+	return reopen_check(r, pfd, &pst, extra, 0, fdp, st);
 }
 
 const char *
