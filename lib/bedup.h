@@ -785,6 +785,11 @@ int bd_layout_get(int fd, uint64_t subvol, uint64_t ino, struct bd_search *s,
  * same as no other file's. Returns 0 or -1/errno. */
 int bd_layout_fd(int fd, const struct bd_record *r, struct bd_layout *l);
 
+/* bd_layout_fd for a caller that has just written out FD's dirty data
+ * itself, with a FIEMAP_FLAG_SYNC map (bd_extents_get): FIEMAP walks
+ * the backrefs of each extent, so one map, not two. */
+int bd_layout_synced(int fd, const struct bd_record *r, struct bd_layout *l);
+
 /* True when L is the inode R names as it was recorded: a regular file,
  * still linked, of R's generation (its low 32 bits, as bd_open_record
  * compares it) and size. */
@@ -813,6 +818,11 @@ int bd_layout_tag(const struct bd_layout *l, uint8_t tag[BD_LAYOUT_TAG_LEN]);
  * on a compressed filesystem) can be shared into; only inline data
  * cannot be shared from. */
 int bd_layout_no_extent(const struct bd_layout *l);
+
+/* Whether all L's data lies inline, none in an extent: nothing to share,
+ * from or into, and nothing read from a data block. A file of holes only
+ * is not inline. */
+int bd_layout_all_inline(const struct bd_layout *l);
 
 /* Bytes of L's references in [0, LEN): holes do not count. */
 uint64_t bd_layout_data_bytes(const struct bd_layout *l, uint64_t len);

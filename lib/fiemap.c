@@ -72,6 +72,10 @@ bd_extents_get(int fd, struct bd_extents *x)
 			if (fm->fm_extents[i].fe_flags & FIEMAP_EXTENT_LAST)
 				last = 1;
 		}
+		/* fewer than asked for: the kernel mapped all the range
+		 * holds, whether or not it flagged the last */
+		if (fm->fm_mapped_extents < BATCH)
+			break;
 		i = fm->fm_mapped_extents - 1;
 		start = fm->fm_extents[i].fe_logical + fm->fm_extents[i].fe_length;
 	}

@@ -217,9 +217,17 @@ from_fiemap(int fd, struct bd_layout *l)
 int
 bd_layout_fd(int fd, const struct bd_record *r, struct bd_layout *l)
 {
+	if (bd_extents_sync(fd) < 0)
+		return -1;
+	return bd_layout_synced(fd, r, l);
+}
+
+int
+bd_layout_synced(int fd, const struct bd_record *r, struct bd_layout *l)
+{
 	struct stat st;
 
-	if (bd_extents_sync(fd) < 0 || fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return -1;
 	if (search(fd, r->subvol, r->ino, NULL, l) < 0) {
 		if (errno != EPERM)
@@ -317,6 +325,12 @@ int
 bd_layout_no_extent(const struct bd_layout *l)
 {
 	return l->n == 0;
+}
+
+int
+bd_layout_all_inline(const struct bd_layout *l)
+{
+	return l->inl && bd_layout_no_extent(l);
 }
 
 uint64_t

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <linux/fs.h>
 
 #include "bedup.h"
@@ -25,9 +26,34 @@ struct totals {
 struct cand {
 	int ok;                       /* opened, the inode the record names */
 	int todo;                     /* --same-owner: owner not yet done */
+	int fd;                       /* kept open from the survey, or -1 */
 	struct bd_source src;         /* what the source rule weighs */
 	uid_t uid;                    /* owner */
+	struct bd_layout lay;         /* its extent references */
 };
+
+/* how many members of a group the survey keeps open for the dedupe, so
+ * that no file is opened twice: all but a margin of the soft limit on
+ * open files, raised to the hard limit */
+static size_t keep_max;
+
+static void
+keep_init(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* the rest: a batch of destinations beyond the kept ones, the
+	 * kept directories and stdio */
+	if (rl.rlim_cur > 2 * bd_dedupe_max_dests() + 64)
+		keep_max = rl.rlim_cur - 2 * bd_dedupe_max_dests() - 64;
+}
 
 /* One line per destination: STATUS BYTES FSID SRCSUBVOL SRCINO DSTSUBVOL
  * DSTINO SRC DST. The inodes say which records the line is about; the
@@ -41,38 +67,70 @@ out(const char *status, uint64_t bytes, const struct bd_record *src,
 }
 
 /* Looks at every member once: which can be used, which are read-only,
- * how much of each is already shared. */
+ * how much of each is already shared, its extent references. Keeps the
+ * first keep_max members open; the others are opened again to share. */
 static void
 survey(const struct bd_group *g, struct cand *c)
 {
 	struct bd_extents x = {0};
-	struct bd_layout l = {0};
 	struct stat st;
 	char *seen = bd_emalloc(g->n);
-	size_t i;
+	size_t i, kept = 0;
 	int fd;
 
 	bd_group_links(g, seen);
 	for (i = 0; i < g->n; i++) {
-		memset(&c[i], 0, sizeof c[i]);
+		c[i].ok = c[i].todo = 0;
+		c[i].fd = -1;
 		if (seen[i] || (fd = bd_member_open(&g->r[i], &st)) < 0)
 			continue;
 		if (bd_subvol_readonly_fd(fd, &c[i].src.ro) < 0)
 			bd_pfail(g->r[i].path, "cannot read the subvolume's flags:");
-		else if (bd_extents_get(fd, &x) < 0 || bd_layout_fd(fd, &g->r[i], &l) < 0)
+		else if (bd_extents_get(fd, &x) < 0 ||
+		    bd_layout_synced(fd, &g->r[i], &c[i].lay) < 0)
 			bd_pfail(g->r[i].path, "cannot read the extent map:");
 		else {
 			/* FIEMAP says which bytes the kernel holds shared */
 			c[i].src.shared = bd_extents_shared_bytes(&x);
-			c[i].src.inl = l.inl;
+			c[i].src.inl = c[i].lay.inl;
 			c[i].uid = st.st_uid;
 			c[i].ok = 1;
 		}
-		close(fd);
+		if (c[i].ok && kept < keep_max) {
+			c[i].fd = fd;
+			kept++;
+		} else {
+			close(fd);
+		}
 	}
 	bd_extents_free(&x);
-	bd_layout_free(&l);
 	free(seen);
+}
+
+/* member I's fd for the dedupe: the survey's, or opened again, identity
+ * checked, when the survey could not keep it; -1 if gone since. The
+ * caller owns it. */
+static int
+take(const struct bd_group *g, struct cand *c, size_t i)
+{
+	struct stat st;
+	int fd = c[i].fd;
+
+	c[i].fd = -1;
+	return fd >= 0 ? fd : bd_member_open(&g->r[i], &st);
+}
+
+/* closes what the survey kept and nothing took */
+static void
+release(const struct bd_group *g, struct cand *c)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (c[i].fd >= 0) {
+			close(c[i].fd);
+			c[i].fd = -1;
+		}
 }
 
 /* The source, by lib's rule (bd_source_better), which bedup-hash's
@@ -120,8 +178,8 @@ fail(int e, const struct bd_record *src, const struct bd_record *dst, struct tot
 
 /* Shares SRC into the N destinations of batch B and reports each. */
 static void
-run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
-    const size_t *b, const struct bd_layout *dx, size_t n, struct totals *t)
+run(int sfd, const struct bd_group *g, const struct cand *c, size_t src,
+    struct bd_dedupe_dest *d, const size_t *b, size_t n, struct totals *t)
 {
 	const struct bd_record *s = &g->r[src], *r;
 	uint64_t done;
@@ -131,7 +189,7 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 	for (i = 0; i < n; i++) {
 		r = &g->r[b[i]];
 		/* data bytes, not the range: holes were never space to free */
-		done = bd_layout_data_bytes(&dx[i], d[i].done);
+		done = bd_layout_data_bytes(&c[b[i]].lay, d[i].done);
 		t->bytes += done;
 		switch (d[i].state) {
 		case BD_DEDUPE_DONE:
@@ -162,34 +220,30 @@ run(int sfd, const struct bd_group *g, size_t src, struct bd_dedupe_dest *d,
 	}
 }
 
-/* Shares the members of G that C marks ok: one source, the rest into it. */
 /* a group's source, as each destination is checked against it */
 struct source {
 	const struct bd_record *r;
 	int flags;
 	uid_t uid;
-	struct bd_layout x;
+	const struct bd_layout *x;    /* its extent references */
+	struct bd_layout defragged;   /* with --defrag, read again after it */
 };
 
-/* Checks the destination DST, open as FD with ST, against the source S:
- * returns 1 when the kernel is to compare it, its extent map in DX; else
- * 0, after its line, FD closed. */
+/* Checks the destination DST, open as FD, its survey C, against the
+ * source S: returns 1 when the kernel is to compare it; else 0, after
+ * its line, FD closed. */
 static int
-admit(const struct source *s, const struct bd_record *dst, int fd, const struct stat *st,
-    const struct opts *o, struct totals *t, struct bd_layout *dx)
+admit(const struct source *s, const struct bd_record *dst, const struct cand *c, int fd,
+    const struct opts *o, struct totals *t)
 {
 	const struct bd_record *src = s->r;
-	int ro, fl, e;
+	struct stat st;
+	int fl, e;
 
-	/* read-only-ness is re-checked here, where it matters */
-	if (bd_subvol_readonly_fd(fd, &ro) < 0) {
-		bd_pfail(dst->path, "cannot read the subvolume's flags:");
+	if (c->src.ro && !o->ro)
 		goto skip;
-	}
-	if (ro && !o->ro)
-		goto skip;
-	/* the owner too: it is the file's as opened now that counts */
-	if (o->same_owner && st->st_uid != s->uid)
+	/* the owner as it is now, a moment before the dedupe, counts */
+	if (o->same_owner && (fstat(fd, &st) < 0 || st.st_uid != s->uid))
 		goto skip;
 	/* the kernel shares into an append-only file; its owner asked
 	 * for nothing but appends, so neither flag is ever overruled:
@@ -213,12 +267,8 @@ admit(const struct source *s, const struct bd_record *dst, int fd, const struct 
 		    e ? "nodatacow" : "datacow");
 		goto skip;
 	}
-	if (bd_layout_fd(fd, dst, dx) < 0) {
-		bd_pfail(dst->path, "cannot read the extent map:");
-		goto skip;
-	}
 	/* the same extent references, compressed or not: nothing to do */
-	if (bd_layout_same(&s->x, dx)) {
+	if (bd_layout_same(s->x, &c->lay)) {
 		t->shared++;
 		out("shared", dst->size, src, dst);
 		goto skip;
@@ -228,7 +278,7 @@ admit(const struct source *s, const struct bd_record *dst, int fd, const struct 
 	 * destination with some data inline and the rest in extents (a
 	 * small file extended) can take the source's extents: that frees
 	 * its own; one with no extent has nothing to free */
-	if (s->x.inl || bd_layout_no_extent(dx)) {
+	if (s->x->inl || bd_layout_no_extent(&c->lay)) {
 		out("inline", dst->size, src, dst);
 		goto skip;
 	}
@@ -242,58 +292,75 @@ skip:
 	return 0;
 }
 
+/* The source of the members of G that C marks ok, its fd into *SFD:
+ * the best by the source rule that is still there; -1 if none. */
+static long
+source_of(const struct bd_group *g, struct cand *c, const struct opts *o, struct source *s,
+    int *sfd)
+{
+	struct stat st;
+	long src;
+
+	while ((src = pick(c, g->n)) >= 0 && (*sfd = take(g, c, (size_t)src)) < 0)
+		c[src].ok = 0;
+	if (src < 0)
+		return -1;
+	s->r = &g->r[src];
+	s->x = &c[src].lay;
+	if (fstat(*sfd, &st) < 0 || bd_iflags_fd(*sfd, &s->flags) < 0) {
+		bd_pfail(s->r->path, "cannot read the flags:");
+		close(*sfd);
+		return -1;
+	}
+	s->uid = st.st_uid;
+	if (o->defrag && !o->dry && !c[src].src.ro) {
+		defrag(*sfd, s->r);
+		/* its extents moved: compared as they are now */
+		if (bd_layout_fd(*sfd, s->r, &s->defragged) < 0) {
+			bd_pfail(s->r->path, "cannot read the extent map:");
+			close(*sfd);
+			return -1;
+		}
+		s->x = &s->defragged;
+	}
+	return src;
+}
+
+/* Shares the members of G that C marks ok: one source, the rest into it. */
 static void
 share(const struct bd_group *g, struct cand *c, const struct opts *o, struct totals *t)
 {
 	struct source s = {0};
-	struct bd_layout *dx;
 	struct bd_dedupe_dest *d;
-	struct stat st;
 	size_t i, n = 0, max = bd_dedupe_max_dests(), *b;
 	long src;
 	int sfd = -1, fd;
 
-	/* the source is opened again, identity checked, right before use */
-	while ((src = pick(c, g->n)) >= 0 &&
-	       (sfd = bd_member_open(&g->r[src], &st)) < 0)
-		c[src].ok = 0;
-	if (src < 0)
-		return;
-	s.r = &g->r[src];
-	s.uid = st.st_uid;
-	if (o->defrag && !o->dry && !c[src].src.ro)
-		defrag(sfd, &g->r[src]);
-	if (bd_layout_fd(sfd, &g->r[src], &s.x) < 0 || bd_iflags_fd(sfd, &s.flags) < 0) {
-		bd_pfail(g->r[src].path, "cannot read the extent map or the flags:");
-		close(sfd);
-		bd_layout_free(&s.x);
+	if ((src = source_of(g, c, o, &s, &sfd)) < 0) {
+		bd_layout_free(&s.defragged);
 		return;
 	}
 	d = bd_ecalloc(max, sizeof *d);
 	b = bd_ecalloc(max, sizeof *b);
-	dx = bd_ecalloc(max, sizeof *dx);
 	for (i = 0; i < g->n; i++) {
 		if (!c[i].ok || (long)i == src)
 			continue;
-		if ((fd = bd_member_open(&g->r[i], &st)) < 0)
+		if ((fd = take(g, c, i)) < 0)
 			continue;
-		if (!admit(&s, &g->r[i], fd, &st, o, t, &dx[n]))
+		if (!admit(&s, &g->r[i], &c[i], fd, o, t))
 			continue;
 		d[n].fd = fd;
 		b[n++] = i;
 		if (n == max) {
-			run(sfd, g, (size_t)src, d, b, dx, n, t);
+			run(sfd, g, c, (size_t)src, d, b, n, t);
 			n = 0;
 		}
 	}
 	if (n)
-		run(sfd, g, (size_t)src, d, b, dx, n, t);
-	for (i = 0; i < max; i++)
-		bd_layout_free(&dx[i]);
-	free(dx);
+		run(sfd, g, c, (size_t)src, d, b, n, t);
 	free(d);
 	free(b);
-	bd_layout_free(&s.x);
+	bd_layout_free(&s.defragged);
 	/* bedup-hash left the pages of identical files for the compare */
 	posix_fadvise(sfd, 0, 0, POSIX_FADV_DONTNEED);
 	close(sfd);
@@ -313,6 +380,7 @@ group(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 	survey(g, c);
 	if (!o->same_owner) {
 		share(g, c, o, t);
+		release(g, c);
 		return;
 	}
 	for (i = 0; i < g->n; i++)
@@ -329,6 +397,7 @@ group(const struct bd_group *g, struct cand *c, const struct opts *o, struct tot
 		if (n >= 2)
 			share(g, c, o, t);
 	}
+	release(g, c);
 }
 
 int
@@ -361,11 +430,13 @@ main(int argc, char **argv)
 		default: bd_usage(usage);
 		}
 	}
+	keep_init();
 	bd_input_init(&in, argc - optind, argv + optind);
 	while (bd_group_next(&in, &g)) {
 		if (g.n > cap) {
+			c = bd_erealloc(c, g.n * sizeof *c);
+			memset(c + cap, 0, (g.n - cap) * sizeof *c);
 			cap = g.n;
-			c = bd_erealloc(c, cap * sizeof *c);
 		}
 		group(&g, c, &o, &t);
 	}
@@ -375,6 +446,8 @@ main(int argc, char **argv)
 			t.deduped, t.bytes, t.shared, t.failed);
 	bd_input_close(&in);
 	bd_group_free(&g);
+	while (cap > 0)
+		bd_layout_free(&c[--cap].lay);
 	free(c);
 	bd_counts_end(o.verbose, o.counts);
 	return bd_finish();
