@@ -144,7 +144,7 @@ input_layouts(struct state *s, int keys)
 		r.gen = it->gen;
 		memset(&l, 0, sizeof l);
 		laid = layout_of(s, &r, &l) > 0;
-		if (laid && l.inl && bd_layout_no_extent(&l)) {
+		if (laid && bd_layout_all_inline(&l)) {
 			if (s->update && bd_catalog_find(s->cat, r.size, r.subvol, r.ino, &e))
 				forget(s, &e);
 			s->inl++;
@@ -269,7 +269,7 @@ keyless(struct state *s, struct bd_cat_entry *e, const uint8_t (*keys)[8], size_
 	if (!keys && e->size > s->csum.sectorsize)
 		return 1;
 	laid = layout_of(s, &r, &l) > 0;
-	if (laid && l.inl && bd_layout_no_extent(&l)) {
+	if (laid && bd_layout_all_inline(&l)) {
 		bd_layout_free(&l);
 		forget(s, e);
 		s->inl++;

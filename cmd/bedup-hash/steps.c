@@ -148,7 +148,7 @@ member_step(void *job, size_t i, char *buf)
 		else
 			close(fd);
 	}
-	if (m->state == ALIVE && m->laid && m->lay.inl && bd_layout_no_extent(&m->lay) &&
+	if (m->state == ALIVE && m->laid && bd_layout_all_inline(&m->lay) &&
 	    jb->run->work)
 		m->state = LEFT;
 }

@@ -95,7 +95,7 @@ check(const struct bd_record *r, struct member *m, FILE *sk)
 	 * share: FIDEDUPERANGE would only copy it. Left before any lease.
 	 * A file with its first bytes inline and the rest in extents may
 	 * still be shared into */
-	inl = bd_layout_fd(fd, r, &lay) == 0 && lay.inl && bd_layout_no_extent(&lay);
+	inl = bd_layout_fd(fd, r, &lay) == 0 && bd_layout_all_inline(&lay);
 	bd_layout_free(&lay);
 	if (inl) {
 		skip(sk, "inline", r, "inline data, cannot be shared, skipped");
