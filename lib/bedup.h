@@ -494,8 +494,8 @@ void bd_samples_close(struct bd_samples *s);
 /* Writes E as one line. Returns 0, or -1 on a write error. */
 int bd_sample_write(FILE *f, const struct bd_sample *e);
 
-/* ---- catalog.c (catline.c, catmerge.c, catsort.c, catconv.c): what
- * earlier runs learnt of each file ------------------------------------ */
+/* ---- catalog.c (cathead.c, catline.c, catmerge.c, catsort.c,
+ * catconv.c): what earlier runs learnt of each file ------------------- */
 
 /* The catalog of one filesystem: for each tracked inode, keyed by
  * (SIZE, SUBVOL, INO), its GEN and what is known of its content (the

@@ -1,6 +1,6 @@
-/* catalog.c: the catalog of what earlier runs learnt: the header, the
- * base searched by bisection (as look(1) does), and lookups through the
- * journal held in memory. Updates are in catmerge.c. */
+/* catalog.c: the catalog of what earlier runs learnt: the base searched
+ * by bisection (as look(1) does), and lookups through the journal held in
+ * memory. The header line is in cathead.c, updates in catmerge.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,25 +11,12 @@
 
 #include "catalog.h"
 
-#define HEADER "# bedup catalog "
-#define VERSION "4 "     /* written; "3 " (no LAYOUT), "2 " (no KEY) are read too */
-
-int
-cat_header_write(FILE *f, const struct bd_catalog *c)
-{
-	char fsid[BD_FSID_LEN + 1] = "-";
-
-	if (c->has_fsid)
-		bd_fsid_unpack(c->fsid, fsid);
-	return fprintf(f, HEADER VERSION "%s\n", fsid) < 0 ? -1 : 0;
-}
-
 /* The base is read with pread(2) through a window of it (a caller's
  * buffer, so that lookups from several threads need no lock), not
  * mapped: mapped pages a lookup touched would count in the process's RSS,
  * and a catalog of millions of files would make every stage big. */
-static void
-win_init(struct cat_win *w, const struct bd_catalog *c, char *buf, size_t cap)
+void
+cat_win_init(struct cat_win *w, const struct bd_catalog *c, char *buf, size_t cap)
 {
 	w->c = c;
 	w->buf = buf;
@@ -81,8 +68,8 @@ win_lf(struct cat_win *w, size_t pos, size_t hi)
 /* The line at OFF: its bytes (*LEN of them, no LF) in the window, or NULL
  * when it does not fit the window (no line of the catalog is that long);
  * *NEXT the offset after it either way. */
-static const char *
-win_line(struct cat_win *w, size_t off, size_t *len, size_t *next)
+const char *
+cat_win_line(struct cat_win *w, size_t off, size_t *len, size_t *next)
 {
 	size_t lf;
 
@@ -103,54 +90,13 @@ base_line(struct cat_win *w, size_t off, struct bd_cat_entry *e, size_t *next, c
     size_t whylen)
 {
 	size_t len;
-	const char *p = win_line(w, off, &len, next);
+	const char *p = cat_win_line(w, off, &len, next);
 
 	if (!p) {
 		snprintf(why, whylen, "line too long");
 		return -1;
 	}
 	return bd_cat_entry_parse(p, len, e, 0, why, whylen);
-}
-
-/* the header: "# bedup catalog 4 FSID" (or 3, or 2: C->old set); the rest
- * of the base is read as entries whatever it holds, so a bad FSID only
- * loses the FSID */
-static int
-header(struct bd_catalog *c)
-{
-	size_t n = sizeof HEADER - 1, len, i;
-	char fsid[BD_FSID_LEN + 1], buf[BD_CAT_LINE_MAX];
-	struct cat_win w;
-	const char *p;
-	uint8_t raw[16];
-
-	win_init(&w, c, buf, sizeof buf);
-	p = win_line(&w, 0, &len, &c->body);
-	if (!p || len < n + 2 || p[n] < '2' || p[n] > VERSION[0] || p[n + 1] != ' ') {
-		bd_pfail(c->path, "line 1: not a catalog of version 4, 3 or 2");
-		errno = EPROTO;
-		return -1;
-	}
-	c->old = p[n] != VERSION[0];
-	p += n + 2;
-	len -= n + 2;
-	if (len == 1 && *p == '-')
-		return 0;
-	if (len == BD_FSID_LEN) {
-		memcpy(fsid, p, BD_FSID_LEN);
-		fsid[BD_FSID_LEN] = '\0';
-		bd_fsid_pack(fsid, raw);
-		bd_fsid_unpack(raw, fsid);
-		for (i = 0; i < BD_FSID_LEN && fsid[i] == p[i]; i++)
-			;
-		if (i == BD_FSID_LEN) {
-			memcpy(c->fsid, raw, 16);
-			c->has_fsid = 1;
-			return 0;
-		}
-	}
-	bd_pfail(c->path, "line 1: bad FSID");
-	return 0;
 }
 
 void
@@ -184,9 +130,7 @@ journal_max(const struct bd_catalog *c)
 static int
 map_base(struct bd_catalog *c)
 {
-	char head[sizeof HEADER - 1];
 	struct stat st;
-	ssize_t r;
 
 	cat_unmap(c);
 	if ((c->fd = open(c->path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -199,11 +143,7 @@ map_base(struct bd_catalog *c)
 	if (c->len == 0)
 		return 0;
 	posix_fadvise(c->fd, 0, 0, POSIX_FADV_RANDOM);
-	if ((r = pread(c->fd, head, sizeof head, 0)) < 0)
-		return -1;
-	if ((size_t)r < sizeof head || memcmp(head, HEADER, sizeof head) != 0)
-		return 1;
-	return header(c);
+	return cat_header_read(c);
 }
 
 /* the journal's bound follows the base's size */
@@ -236,7 +176,7 @@ cat_scan_init(struct cat_scan *s, const struct bd_catalog *c, int report)
 {
 	memset(s, 0, sizeof *s);
 	s->c = c;
-	win_init(&s->w, c, s->buf, sizeof s->buf);
+	cat_win_init(&s->w, c, s->buf, sizeof s->buf);
 	s->off = c->body;
 	s->lineno = 1;
 	s->report = report;
@@ -279,7 +219,7 @@ cat_line_from(const struct bd_catalog *c, size_t off, struct bd_cat_entry *e)
 	struct cat_win w;
 	size_t next;
 
-	win_init(&w, c, buf, sizeof buf);
+	cat_win_init(&w, c, buf, sizeof buf);
 	if (off > c->body)
 		off = win_lf(&w, off - 1, c->len) + 1;
 	for (; off < c->len && !w.err; off = next)
@@ -367,7 +307,7 @@ bd_catalog_find(const struct bd_catalog *c, uint64_t size, uint64_t subvol, uint
 	}
 	if (c->fd < 0)
 		return 0;
-	win_init(&w, c, buf, sizeof buf);
+	cat_win_init(&w, c, buf, sizeof buf);
 	base_lower(&w, &k, e, &next, &found);
 	return found && cat_cmp(e, &k) == 0;
 }
@@ -392,7 +332,7 @@ bd_catalog_bucket(const struct bd_catalog *c, uint64_t size, struct bd_cat_entry
 	struct cat_win w;
 	int have = 0, d;
 
-	win_init(&w, c, buf, sizeof buf);
+	cat_win_init(&w, c, buf, sizeof buf);
 	if (c->fd >= 0)
 		base_lower(&w, &k, &b, &next, &have);
 	for (;;) {
@@ -461,35 +401,4 @@ bd_catalog_close(struct bd_catalog *c)
 	free(c->path);
 	free(c->jpath);
 	free(c);
-}
-
-int
-bd_catalog_fsid(const struct bd_catalog *c, uint8_t fsid[16])
-{
-	if (!c->has_fsid)
-		return -1;
-	memcpy(fsid, c->fsid, 16);
-	return 0;
-}
-
-void
-bd_catalog_set_fsid(struct bd_catalog *c, const uint8_t fsid[16])
-{
-	if (c->has_fsid && memcmp(c->fsid, fsid, 16) == 0)
-		return;
-	memcpy(c->fsid, fsid, 16);
-	c->has_fsid = c->fsid_new = 1;
-}
-
-struct bd_catalog *
-bd_catalog_open_for(const char *path, const uint8_t first[16], int update, uint8_t fsid[16])
-{
-	struct bd_catalog *c = bd_catalog_open(path);
-
-	if (c && bd_catalog_fsid(c, fsid) < 0) {
-		memcpy(fsid, first, 16);
-		if (update)
-			bd_catalog_set_fsid(c, fsid);
-	}
-	return c;
 }

@@ -1,5 +1,6 @@
-/* catalog.h: what the files of the catalog (catalog.c, catmerge.c,
- * catsort.c, catconv.c) share; not part of libbedup's interface. */
+/* catalog.h: what the files of the catalog (catalog.c, cathead.c,
+ * catmerge.c, catsort.c, catconv.c) share; not part of libbedup's
+ * interface. */
 #ifndef BD_CATALOG_H
 #define BD_CATALOG_H
 
@@ -51,6 +52,11 @@ struct cat_win {
 	size_t cap, at, n;
 	int err;                      /* errno of a failed read */
 };
+/* W over BUF (CAP bytes), nothing read yet. */
+void cat_win_init(struct cat_win *w, const struct bd_catalog *c, char *buf, size_t cap);
+/* The line at OFF: its bytes (*LEN, no LF) in the window, or NULL when
+ * it does not fit; *NEXT the offset after it either way. */
+const char *cat_win_line(struct cat_win *w, size_t off, size_t *len, size_t *next);
 
 /* Reading the base in order from its start, each malformed or
  * out-of-order line reported once (with REPORT) and left out:
@@ -67,7 +73,11 @@ struct cat_scan {
 void cat_scan_init(struct cat_scan *s, const struct bd_catalog *c, int report);
 int cat_scan_next(struct cat_scan *s, struct bd_cat_entry *e);
 
-/* Writes the header line of a base of C's FSID. */
+/* cathead.c: the header line of the base. Read at map: 1 when the base
+ * is of the old form (no header), else 0 (a bad FSID only loses the
+ * FSID) or -1/errno (EPROTO: a version not read here). Written: a base of
+ * C's FSID. */
+int cat_header_read(struct bd_catalog *c);
 int cat_header_write(FILE *f, const struct bd_catalog *c);
 
 /* The first good line of the base starting at OFF or after it (OFF need
