@@ -353,3 +353,50 @@ inline() {
 	assert_equal "${stderr%%$'\n'*}" "bedup-group: 1 tracked files left out: they share their data with another tracked file brought"
 	assert_equal "$(entries "$cat")" "$( { entry "$D/a1"; entry "$D/a2"; entry "$D/new"; } | sort)"
 }
+
+# with_digest DIGEST: record lines in, their HASH field DIGEST
+with_digest() {
+	awk -F'\t' -v OFS='\t' -v h="$1" '{ $2 = h; print }'
+}
+
+@test "catalog: a tracked file shared into since, all its data another unchanged one's, is left out and takes its digest" {
+	mkfile "$D/a" 9000 a
+	mkfile "$D/b" 9000 b
+	cp --reflink=never "$D/a" "$D/c"
+	cp --reflink=never "$D/a" "$D/d"
+	sync
+	record "$D"/? | group -u >/dev/null
+	# the files of this size learn their layouts and keys, a its digest
+	{ record "$D/a" | with_digest $H; record "$D/b" "$D/c" "$D/d"; } | group -u >/dev/null
+	assert_equal "$(layouts "$cat" | wc -l)" 4
+	# c now shares all of a's data (what a dedupe leaves); d is changed
+	# too, its own copy of the bytes rewritten
+	record "$D/a" "$D/c" | with_digest $H | bedup-clone >/dev/null
+	cp --reflink=never "$D/a" "$D/d.tmp"
+	cat "$D/d.tmp" >"$D/d"
+	rm "$D/d.tmp"
+	sync
+	run --separate-stderr traced -v -u <(record "$D/c" "$D/d")
+	assert_success
+	# c is not grouped, and as a tracked file sharing a's layout it does
+	# not come back for d either: d comes, and a, which may hold its
+	# bytes (b's key differs); one path looked up, a's
+	assert_equal "$output" "$(record "$D/a" "$D/d")"
+	assert_equal "$(head -n 2 <<<"$stderr")" "bedup-group: 1 files left out: they share all their data with an unchanged tracked file
+bedup-group: 1 tracked files left out: they share their data with another tracked file brought"
+	assert_equal "$(lookups)" 1
+	# c is tracked with a's digest and layout tag
+	assert_equal "$(entries "$cat")" "$( { entry "$D/a" $H; entry "$D/b"; entry "$D/c" $H; entry "$D/d"; } | sort)"
+	assert_equal "$(layouts "$cat" | awk -v a="$(stat -c %i "$D/a")" -v c="$(stat -c %i "$D/c")" \
+		'$1 == a { ta = $2 } $1 == c { tc = $2 } END { print (ta == tc && ta != "") }')" 1
+	# a file whose layout is the one the catalog has goes on as any other
+	# (a read-only snapshot's, taken again under -R, may be a source)
+	run --separate-stderr group -v <(record "$D/c")
+	assert_success
+	assert_equal "$output" "$(record "$D/a" "$D/c" "$D/d")"
+	[[ "$stderr" != *"share all their data"* ]]
+	# and one whose voucher changed too is not left out: both go on
+	run --separate-stderr group <(record "$D/a" "$D/c")
+	assert_success
+	assert_equal "$output" "$(record "$D/a" "$D/c" "$D/d")"
+}

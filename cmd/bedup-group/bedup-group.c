@@ -247,6 +247,9 @@ main(int argc, char **argv)
 	if (s.verbose && s.inl)
 		fprintf(stderr, "bedup-group: %" PRIu64 " files left out: their data lies inline "
 		    "in the metadata\n", s.inl);
+	if (s.verbose && s.settled)
+		fprintf(stderr, "bedup-group: %" PRIu64 " files left out: they share all their "
+		    "data with an unchanged tracked file\n", s.settled);
 	if (s.verbose && s.same)
 		fprintf(stderr, "bedup-group: %" PRIu64 " tracked files left out: they share "
 		    "their data with another tracked file brought\n", s.same);

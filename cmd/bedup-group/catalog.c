@@ -1,7 +1,7 @@
 /* catalog.c: the catalog (lib/catalog.c) in bedup-group: the input
  * tracked, one batch, and the catalog's files of each size the input
  * has that may hold the bytes of an input file, their paths found from
- * their inodes under -m. */
+ * their inodes under -m. What the trees say of the input: inputs.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,7 +26,7 @@ open_catalog(struct state *s, const struct item *first)
  * wrong: exit 2. Else (only the input's small files to look at, and the
  * catalog had none: its filesystem came from the first record) the
  * files are not looked at, said once. Returns 0, or -1 then. */
-static int
+int
 open_fs(struct state *s, int need)
 {
 	char mfsid[BD_FSID_LEN + 1], cfsid[BD_FSID_LEN + 1], why[128];
@@ -66,7 +66,7 @@ open:
 }
 
 /* with -u, the catalog's file E leaves the catalog */
-static void
+void
 forget(struct state *s, const struct bd_cat_entry *e)
 {
 	struct bd_cat_entry gone = *e;
@@ -79,7 +79,7 @@ forget(struct state *s, const struct bd_cat_entry *e)
 
 /* the record of the catalog's file E: its inode, generation and size
  * (no path), as the layout looks want it */
-static struct bd_record
+struct bd_record
 rec_of(const struct bd_cat_entry *e)
 {
 	struct bd_record r = { .size = e->size, .subvol = e->subvol, .ino = e->ino, .gen = e->gen };
@@ -90,7 +90,7 @@ rec_of(const struct bd_cat_entry *e)
 /* The layout of the inode R names into L, from the trees under -m:
  * 1, 0 when it is not that inode now (gone, or another file has its
  * number), or -1 when the search failed (said) */
-static int
+int
 layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l)
 {
 	struct bd_search sr;
@@ -103,74 +103,6 @@ layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l)
 		return -1;
 	}
 	return bd_layout_is(l, r);
-}
-
-/* The input items of the group being collected, looked at in the trees
- * under -m, no file opened. Those whose data lies inline in the metadata
- * are left out, neither grouped nor tracked: nothing of theirs can be
- * shared (an entry the catalog had of one goes). Only files of at most a
- * sector can be such, so without KEYS only those are looked at. With
- * KEYS (the catalog has files of this size to tell apart), the checksum
- * keys of the others into S->pend.key. Returns whether every item left
- * has a key: then a catalog file whose key none of them has holds other
- * bytes than all of them. */
-int
-input_layouts(struct state *s, int keys)
-{
-	struct pending *p = &s->pend;
-	struct bd_record r;
-	struct bd_layout l;
-	struct bd_cat_entry e;
-	size_t i, n = 0;
-	int all = 1, k, laid;
-
-	p->laid = 0;
-	if (!keys && (!p->n || p->it[0].size > MAX_SECTOR))
-		return 0;
-	if (open_fs(s, keys) < 0 || (!keys && p->it[0].size > s->csum.sectorsize))
-		return 0;
-	if (p->kcap < p->n) {
-		p->kcap = p->cap;
-		p->key = bd_erealloc(p->key, p->kcap * sizeof *p->key);
-	}
-	memset(&r, 0, sizeof r);
-	for (i = 0; i < p->n; i++) {
-		struct item *it = &p->it[i];
-		uint8_t key[16];
-
-		r.size = it->size;
-		r.subvol = it->subvol;
-		r.ino = it->ino;
-		r.gen = it->gen;
-		memset(&l, 0, sizeof l);
-		laid = layout_of(s, &r, &l) > 0;
-		if (laid && bd_layout_all_inline(&l)) {
-			if (s->update && bd_catalog_find(s->cat, r.size, r.subvol, r.ino, &e))
-				forget(s, &e);
-			s->inl++;
-			free((char *)blob(it));
-			bd_layout_free(&l);
-			continue;
-		}
-		k = 0;
-		if (keys && laid) {
-			k = bd_csum_key_of(s->fsfd, &s->csum, &l, r.size, s->sbuf, SEARCH_BUF, key);
-			if (k < 0 && errno != EOVERFLOW)
-				bd_warn("%s: subvolume %" PRIu64 " inode %" PRIu64 ": checksums:",
-				    s->mount, r.subvol, r.ino);
-		}
-		p->key[n].tagged = laid && bd_layout_tag(&l, p->key[n].tag);
-		bd_layout_free(&l);
-		p->it[n] = *it;
-		if (k == 1)
-			memcpy(p->key[n].key, key, 8);
-		p->key[n].have = k == 1;
-		all &= k == 1;
-		n++;
-	}
-	p->n = n;
-	p->laid = 1;
-	return all && keys;
 }
 
 /* the input item IT into the catalog's batch: what it says replaces the

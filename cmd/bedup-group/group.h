@@ -96,6 +96,7 @@ struct state {
 	uint64_t left;                /* catalog files left out by their key */
 	uint64_t inl;                 /* files left out: their data lies inline */
 	uint64_t same;                /* catalog files left out: one layout with another */
+	uint64_t settled;             /* input files left out: one layout with a tracked one */
 	FILE *out;           /* stdout, or a spool until the catalog is committed */
 	struct pending pend;
 };
@@ -111,8 +112,14 @@ void spill(struct state *s);
 
 /* catalog.c */
 void open_catalog(struct state *s, const struct item *first);
-int input_layouts(struct state *s, int keys);
+int open_fs(struct state *s, int need);
+void forget(struct state *s, const struct bd_cat_entry *e);
+struct bd_record rec_of(const struct bd_cat_entry *e);
+int layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l);
 void track(struct state *s, const struct item *it, const struct ikey *k);
 void add_catalog(struct state *s, int keyed);
+
+/* inputs.c */
+int input_layouts(struct state *s, int keys);
 
 #endif
