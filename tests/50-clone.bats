@@ -355,6 +355,25 @@ deduped	$size	$D/r2/a	$D/r1/a"
 	near $((before - after)) $((199 * 65 * 4096))
 }
 
+@test "clone: each member opened once; beyond the open-file limit, the rest opened again" {
+	local i size=40000
+	mkfile "$D/f0" "$size" s
+	for i in $(seq 1 199); do copy "$D/f0" "$D/f$i"; done
+	record $(for i in $(seq 0 199); do echo "$D/f$i"; done) >"$D/in"
+	run --separate-stderr bedup-clone -n -v "$D/in"
+	assert_success
+	assert_equal "$(grep -c '^would-dedupe' <<<"$output")" 199
+	assert_regex "${stderr##*$'\n'}" "$(counts_re bedup-clone 200)"
+	# a limit of 400 open files: 400 less a batch of destinations twice
+	# and 64 is 82 members kept, the other 118 opened again to share
+	run --separate-stderr bash -c "ulimit -n 400 && exec bedup-clone -v '$D/in'"
+	assert_success
+	assert_equal "$(grep -c '^deduped' <<<"$output")" 199
+	assert_regex "${stderr##*$'\n'}" "$(counts_re bedup-clone 318)"
+	assert_equal "$(excl "$D"/f*)" "$(zeros 200)"
+	for i in $(seq 1 199); do cmp "$D/f0" "$D/f$i"; done
+}
+
 @test "clone: BYTES and the summary count data, not holes" {
 	# 8 MiB apparent, 1 MiB + 5 bytes of data in the middle
 	truncate -s 8M "$D/a"

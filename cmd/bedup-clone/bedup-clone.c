@@ -34,7 +34,9 @@ struct cand {
 
 /* how many members of a group the survey keeps open for the dedupe, so
  * that no file is opened twice: all but a margin of the soft limit on
- * open files, raised to the hard limit */
+ * open files, raised towards KEEP_FILES (the hard limit permitting); the
+ * members of a larger group beyond it are opened again */
+#define KEEP_FILES 8192
 static size_t keep_max;
 
 static void
@@ -44,8 +46,8 @@ keep_init(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+	if (rl.rlim_cur < KEEP_FILES && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < KEEP_FILES ? rl.rlim_max : KEEP_FILES;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
