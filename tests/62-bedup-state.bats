@@ -462,6 +462,45 @@ state_intact() {
 	assert_output --regexp "$(summary_re 0 0)"
 }
 
+@test "temp files a killed run left in the state directory: the next run removes them, nothing else" {
+	mkfile "$MNT/a" 2M
+	copy "$MNT/a" "$MNT/b"
+	bedup dedup "$MNT" >/dev/null
+	# a stage killed as it renames the catalog it merged leaves the new
+	# one behind (a run's first rename(2): mv uses renameat2)
+	copy "$MNT/a" "$MNT/c"
+	run --separate-stderr strace -f -qq -o /dev/null -e trace=rename \
+		-e inject=rename:signal=KILL env BEDUP_CATALOG_JOURNAL_MAX=0 bedup dedup "$MNT"
+	assert_failure 2
+	ls "$STATE/$FS"/catalog.tmp.??????
+	# those put_line and put_lines would leave, and names near them, kept
+	head -c 65536 /dev/urandom >"$STATE/$FS/catalog.tmp.AbC123"
+	echo 7 >"$STATE/$FS/5.gen.tmp.4242"
+	mkdir -p "$STATE/$FS/.new"
+	echo x >"$STATE/$FS/.new/9.last"
+	for f in notes.txt catalog.tmp catalog.tmp.AbC12 catalog.tmp.AbC12-; do
+		echo keep >"$STATE/$FS/$f"
+	done
+	# not while another run holds the lock: it may be writing them
+	exec 8>>"$STATE/$FS/lock"
+	flock 8
+	run bedup dedup --no-wait "$MNT" 8>&-
+	assert_failure 1
+	exec 8>&-
+	[ -e "$STATE/$FS/catalog.tmp.AbC123" ]
+	run --separate-stderr bedup dedup "$MNT"
+	assert_success
+	assert_output --regexp "$(summary_re 1 2097152)"
+	assert_equal "$stderr" ""
+	shared "$MNT/a" "$MNT/b" "$MNT/c"
+	catalog_ok "$STATE/$FS/catalog"
+	run bash -c "cd '$STATE/$FS' && ls -A | grep -E 'tmp|notes'; ls -A .new"
+	assert_output "catalog.tmp
+catalog.tmp.AbC12
+catalog.tmp.AbC12-
+notes.txt"
+}
+
 @test "tiny files with inline data are left alone and not taken again" {
 	# under 2 KiB btrfs keeps the data in the metadata: sharing frees
 	# nothing, and a dedupe would rewrite the files, so that every run
