@@ -79,10 +79,13 @@ struct vlay {
  * the files a run's second look meets. The same extent references over
  * the same size, as the trees say now, are the same bytes, whose digest
  * the catalog has: the file has nothing to share or be shared into that
- * its voucher has not. With -u it is tracked with what the catalog knows
- * of that content. A file new to the catalog, or whose extents are as
- * they were (a read-only snapshot's, taken again under -R), goes on as
- * any other: in a group it may be the source the others share. */
+ * its voucher has not. The voucher's extents are still those its tag,
+ * like its digest, was learnt with: the tag found it, and the trees say
+ * the two files' extents are the same now. With -u the file is tracked
+ * with what the catalog knows of that content. A file new to the
+ * catalog, or whose extents are as they were (a read-only snapshot's,
+ * taken again under -R), goes on as any other: in a group it may be the
+ * source the others share. */
 static int
 settled(struct state *s, const struct bd_record *r, const struct bd_layout *l,
     const uint8_t *tag, struct bd_cat_entry **v, size_t n, struct vlay *last)
