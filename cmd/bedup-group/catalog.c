@@ -105,6 +105,18 @@ layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l)
 	return bd_layout_is(l, r);
 }
 
+/* Whether the catalog's file E is one of the first N input items of P,
+ * by inode. A walk over a bucket in order (subvolume, inode) calls it
+ * with its cursor *K, from 0, into those items, in the same order. */
+int
+in_input(const struct pending *p, size_t n, const struct bd_cat_entry *e, size_t *k)
+{
+	while (*k < n && (p->it[*k].subvol < e->subvol ||
+	    (p->it[*k].subvol == e->subvol && p->it[*k].ino < e->ino)))
+		(*k)++;
+	return *k < n && p->it[*k].subvol == e->subvol && p->it[*k].ino == e->ino;
+}
+
 /* the input item IT into the catalog's batch: what it says replaces the
  * entry of its inode and size (HASH -: nothing known of its content),
  * with its checksum key K when known */
@@ -386,10 +398,7 @@ add_catalog(struct state *s, int keyed)
 	for (i = 0; i < nb; i++) {
 		struct bd_cat_entry *e = &s->bucket[i];
 
-		while (k < nin && (p->it[k].subvol < e->subvol ||
-		    (p->it[k].subvol == e->subvol && p->it[k].ino < e->ino)))
-			k++;
-		if (k < nin && p->it[k].subvol == e->subvol && p->it[k].ino == e->ino)
+		if (in_input(p, nin, e, &k))
 			continue;        /* the input's record replaces it */
 		if (!may_match(e, (const uint8_t (*)[8])keys, nin)) {
 			s->left++;

@@ -116,6 +116,7 @@ int open_fs(struct state *s, int need);
 void forget(struct state *s, const struct bd_cat_entry *e);
 struct bd_record rec_of(const struct bd_cat_entry *e);
 int layout_of(struct state *s, const struct bd_record *r, struct bd_layout *l);
+int in_input(const struct pending *p, size_t n, const struct bd_cat_entry *e, size_t *k);
 void track(struct state *s, const struct item *it, const struct ikey *k);
 void add_catalog(struct state *s, int keyed);
 

@@ -53,12 +53,7 @@ vouchers(struct state *s, struct bd_cat_entry ***out)
 	for (i = 0; i < s->nb; i++) {
 		struct bd_cat_entry *e = &s->bucket[i];
 
-		while (k < p->n && (p->it[k].subvol < e->subvol ||
-		    (p->it[k].subvol == e->subvol && p->it[k].ino < e->ino)))
-			k++;
-		if (k < p->n && p->it[k].subvol == e->subvol && p->it[k].ino == e->ino)
-			continue;
-		if ((e->flags & want) == want)
+		if (!in_input(p, p->n, e, &k) && (e->flags & want) == want)
 			v[n++] = e;
 	}
 	qsort(v, n, sizeof *v, tagcmp);
